@@ -1,0 +1,30 @@
+# aftershock: one entry point for everything. Run as root (the lab creates
+# network namespaces). Every target installs what it needs first.
+SHELL := /bin/bash
+export AFTERSHOCK_CACHE ?= $(CURDIR)/.cache
+BIN := bin/aftershock
+GO_PACKAGES := ./...
+
+.PHONY: all deps build demo test bench lint
+
+all: lint test
+
+deps: ## install etcd, iproute2 and build the Kubernetes binaries if missing
+	@hack/deps.sh
+
+build:
+	@mkdir -p bin
+	go build -o $(BIN) ./cmd/aftershock
+
+demo: deps build ## bring the three-region lab up, show it, tear it down
+	@hack/demo.sh
+
+test: deps ## the whole suite, including the root-only lab tests
+	go test -count=1 -timeout 45m $(GO_PACKAGES)
+
+bench: deps build ## lab bring-up, teardown and memory figures
+	go test -count=1 -run '^$$' -bench . -benchtime 1x -timeout 30m ./infra/lab/
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	go vet $(GO_PACKAGES)

@@ -1,0 +1,67 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aftershock-sre/aftershock/cmd/aftershock/internal/agentcmd"
+	"github.com/aftershock-sre/aftershock/cmd/aftershock/internal/labcmd"
+)
+
+// Streams are the command's standard streams.
+type Streams struct {
+	In       io.Reader
+	Out, Err io.Writer
+}
+
+// Main runs the command with the process's arguments and streams, and returns
+// its exit code. SIGINT and SIGTERM cancel the command's context, so that
+// whatever it started is torn down before it exits.
+func Main() int {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := Run(ctx, os.Args[1:], Streams{In: os.Stdin, Out: os.Stdout, Err: os.Stderr}); err != nil {
+		if errors.Is(ctx.Err(), context.Canceled) {
+			fmt.Fprintln(os.Stderr, "aftershock: aborted:", err)
+			return 130
+		}
+		fmt.Fprintln(os.Stderr, "aftershock:", err)
+		return 1
+	}
+	return 0
+}
+
+// Run executes the command line args.
+func Run(ctx context.Context, args []string, streams Streams) error {
+	var verbose bool
+	logger := slog.New(slog.DiscardHandler)
+	root := &cobra.Command{
+		Use:           "aftershock",
+		Short:         "Chaos experiments for correlated global failure",
+		SilenceUsage:  true,
+		SilenceErrors: true,
+		PersistentPreRun: func(*cobra.Command, []string) {
+			if verbose {
+				*logger = *slog.New(slog.NewTextHandler(streams.Err, &slog.HandlerOptions{Level: slog.LevelDebug}))
+			}
+		},
+	}
+	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log progress details to stderr")
+	root.SetArgs(args)
+	root.SetIn(streams.In)
+	root.SetOut(streams.Out)
+	root.SetErr(streams.Err)
+	root.AddCommand(
+		labcmd.NewCommand(logger, streams.Out, streams.Err),
+		agentcmd.NewCommand(logger),
+	)
+	return root.ExecuteContext(ctx)
+}

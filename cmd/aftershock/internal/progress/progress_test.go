@@ -1,0 +1,29 @@
+package progress
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestPlainLinesOnEveryTenthAndPhaseChange(t *testing.T) {
+	var buf bytes.Buffer
+	p := New(&buf) // a buffer is no terminal: plain lines
+	for i := 0; i <= 20; i++ {
+		p.Update("network", i, 20)
+	}
+	p.Update("nodes Ready", 0, 20)
+	p.Update("nodes Ready", 0, 20) // no news, no line
+	p.Update("nodes Ready", 20, 20)
+	p.Update("nodes Ready", 20, 20)
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	want := []string{"network: 0/20", "network: 2/20", "network: 4/20", "network: 6/20", "network: 8/20",
+		"network: 10/20", "network: 12/20", "network: 14/20", "network: 16/20", "network: 18/20", "network: 20/20",
+		"nodes Ready: 0/20", "nodes Ready: 20/20"}
+	if strings.Join(lines, "|") != strings.Join(want, "|") {
+		t.Errorf("got lines\n%s\nwant\n%s", strings.Join(lines, "\n"), strings.Join(want, "\n"))
+	}
+	if strings.Contains(buf.String(), "\r") {
+		t.Error("plain output must not redraw with carriage returns")
+	}
+}

@@ -1,0 +1,38 @@
+package infra
+
+import (
+	"context"
+
+	"k8s.io/client-go/rest"
+
+	"github.com/aftershock-sre/aftershock/infra/topology"
+)
+
+// Node is one node of a running fleet.
+type Node struct {
+	topology.Node
+	// Address is the node's primary IPv4 address.
+	Address string
+	// NetNSPath is the node's network namespace (e.g. /run/netns/as-x-n0),
+	// where faults are injected through netlink. Empty where the provider only
+	// offers an exec channel.
+	NetNSPath string
+}
+
+// Fleet is a running set of clusters that an experiment can observe and act on.
+type Fleet interface {
+	// Topology is the shape the fleet was built from.
+	Topology() topology.Topology
+	// Nodes lists the fleet's current nodes.
+	Nodes() []Node
+	// RESTConfig returns a client configuration that reaches the named
+	// cluster's API server from this process.
+	RESTConfig(cluster string) (*rest.Config, error)
+	// Reboot restarts a node in place: it keeps its identity and data, and its
+	// network comes back in boot order.
+	Reboot(ctx context.Context, node string) error
+	// Terminate destroys a node's instance.
+	Terminate(ctx context.Context, node string) error
+	// Down tears the whole fleet down. It is idempotent.
+	Down(ctx context.Context) error
+}

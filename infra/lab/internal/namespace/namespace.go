@@ -1,0 +1,134 @@
+package namespace
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/vishvananda/netlink"
+	"github.com/vishvananda/netns"
+	"golang.org/x/sys/unix"
+)
+
+// Dir is where iproute2 keeps named network namespaces.
+const Dir = "/run/netns"
+
+// Path returns the bind-mount path of the named namespace.
+func Path(name string) string { return filepath.Join(Dir, name) }
+
+// Add creates the named network namespace.
+func Add(ctx context.Context, name string) error {
+	if out, err := exec.CommandContext(ctx, "ip", "netns", "add", name).CombinedOutput(); err != nil {
+		return fmt.Errorf("create network namespace %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// Delete removes the named network namespace. Deleting a namespace that does
+// not exist is not an error, like rm -f.
+func Delete(ctx context.Context, name string) error {
+	if _, err := os.Stat(Path(name)); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if out, err := exec.CommandContext(ctx, "ip", "netns", "delete", name).CombinedOutput(); err != nil {
+		if _, statErr := os.Stat(Path(name)); errors.Is(statErr, fs.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("delete network namespace %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	}
+	return nil
+}
+
+// List returns the names of the namespaces whose name starts with prefix.
+func List(prefix string) ([]string, error) {
+	entries, err := os.ReadDir(Dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list network namespaces: %w", err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), prefix) {
+			names = append(names, e.Name())
+		}
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// Handle is a netlink handle bound to one named namespace. Close it when done.
+type Handle struct {
+	*netlink.Handle
+	ns netns.NsHandle
+}
+
+// Open returns a netlink handle bound to the named namespace. The calling
+// thread never changes namespace.
+func Open(name string) (*Handle, error) {
+	ns, err := netns.GetFromPath(Path(name))
+	if err != nil {
+		return nil, fmt.Errorf("open network namespace %s: %w", name, err)
+	}
+	h, err := netlink.NewHandleAt(ns)
+	if err != nil {
+		ns.Close()
+		return nil, fmt.Errorf("netlink handle in %s: %w", name, err)
+	}
+	return &Handle{Handle: h, ns: ns}, nil
+}
+
+// NsFd is the namespace's file descriptor, for moving links into it.
+func (h *Handle) NsFd() int { return int(h.ns) }
+
+// Close releases the netlink socket and the namespace descriptor.
+func (h *Handle) Close() {
+	h.Handle.Close()
+	h.ns.Close()
+}
+
+// Inode identifies a network namespace: two paths name the same namespace
+// exactly when their inodes are equal.
+func Inode(path string) (uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return 0, fmt.Errorf("stat network namespace %s: %w", path, err)
+	}
+	return st.Ino, nil
+}
+
+// Processes returns the pids of the processes whose network namespace is the
+// one at path. The calling process is never included.
+func Processes(path string) ([]int, error) {
+	want, err := Inode(path)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return nil, fmt.Errorf("list processes: %w", err)
+	}
+	self := os.Getpid()
+	var pids []int
+	for _, e := range entries {
+		var pid int
+		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid == self {
+			continue
+		}
+		var st unix.Stat_t
+		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st); err != nil {
+			continue // the process exited, or is a kernel thread
+		}
+		if st.Ino == want {
+			pids = append(pids, pid)
+		}
+	}
+	return pids, nil
+}
