@@ -64,6 +64,9 @@ func writePKI(s *state) error {
 	}
 	for i := range s.Clusters {
 		c := &s.Clusters[i]
+		if err := os.MkdirAll(clusterDir(s, c.Name), 0o700); err != nil {
+			return fmt.Errorf("cluster folder: %w", err)
+		}
 		serving, err := ca.serving(c.Name, []net.IP{net.ParseIP(c.Address), net.IPv4(127, 0, 0, 1)},
 			[]string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc"})
 		if err != nil {

@@ -64,6 +64,8 @@ type Lab struct {
 	mu    sync.Mutex // guards state
 	state *state
 
+	spawner *spawner
+
 	clientsMu sync.Mutex
 	clients   map[string]kubernetes.Interface
 }
@@ -132,7 +134,7 @@ func newLab(topo topology.Topology, opts Options) (*Lab, error) {
 	if err := os.Mkdir(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("create lab folder (is run %s already up?): %w", opts.RunID, err)
 	}
-	l := &Lab{opts: opts, log: opts.Logger, state: plan(topo, opts.RunID, dir)}
+	l := &Lab{opts: opts, log: opts.Logger, state: plan(topo, opts.RunID, dir), spawner: newSpawner()}
 	if err := l.state.save(); err != nil {
 		_ = os.RemoveAll(dir)
 		return nil, err
@@ -413,7 +415,11 @@ func (l *Lab) Terminate(ctx context.Context, name string) error {
 func (l *Lab) Down(ctx context.Context) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return teardown(ctx, l.state.RunID, l.state.Dir)
+	err := teardown(ctx, l.state.RunID, l.state.Dir)
+	if l.spawner != nil {
+		l.spawner.close()
+	}
+	return err
 }
 
 // Attach finds a lab started by another process (aftershock lab up) from its
@@ -430,6 +436,9 @@ func Attach(runID, root string, opts Options) (*Lab, error) {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	opts.RunID, opts.StateRoot = runID, root
+	// Whatever an attached command restarts must outlive it, like the rest
+	// of the lab that `lab up` started.
+	opts.Detach = true
 	return &Lab{opts: opts, log: opts.Logger, state: s}, nil
 }
 

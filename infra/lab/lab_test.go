@@ -305,7 +305,7 @@ func hostNetwork(t *testing.T) map[string]string {
 	for what, args := range map[string][]string{
 		"IPv4 rules": {"-4", "rule", "show"}, "IPv6 rules": {"-6", "rule", "show"},
 		"IPv4 routes": {"-4", "route", "show", "table", "all"}, "IPv6 routes": {"-6", "route", "show", "table", "all"},
-		"links": {"-d", "link", "show"}, "addresses": {"addr", "show"},
+		"links": {"link", "show"}, "addresses": {"addr", "show"},
 	} {
 		b, err := exec.Command("ip", args...).CombinedOutput()
 		if err != nil {

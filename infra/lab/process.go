@@ -7,6 +7,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"syscall"
 	"time"
 
@@ -41,12 +43,69 @@ func (l *Lab) startProcess(ns, component string, argv []string) error {
 	} else {
 		cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	}
-	if err := cmd.Start(); err != nil {
+	if err := l.spawn(cmd); err != nil {
 		return fmt.Errorf("start %s in %s: %w", component, ns, err)
 	}
 	l.log.Debug("started", "component", component, "namespace", ns, "pid", cmd.Process.Pid, "log", logPath)
 	go func() { _ = cmd.Wait() }() // reap; the namespace scan is what stops it
 	return nil
+}
+
+// spawner starts processes from one OS thread that lives as long as the lab.
+//
+// Pdeathsig fires when the *thread* that forked a child exits, not the
+// process. Go destroys threads whose goroutine exits while locked to them (as
+// namespace.Dialer's do), so a child forked from an arbitrary thread could be
+// killed at random. Forking from a dedicated, locked thread makes Pdeathsig
+// mean "when the lab's owner dies".
+type spawner struct {
+	requests chan spawnRequest
+	stop     chan struct{}
+	once     sync.Once
+}
+
+type spawnRequest struct {
+	cmd  *exec.Cmd
+	done chan error
+}
+
+func newSpawner() *spawner {
+	s := &spawner{requests: make(chan spawnRequest), stop: make(chan struct{})}
+	go func() {
+		runtime.LockOSThread()
+		// No UnlockOSThread: when the lab is down the thread dies, and with
+		// it any straggler that still has it as its parent thread.
+		for {
+			select {
+			case r := <-s.requests:
+				r.done <- r.cmd.Start()
+			case <-s.stop:
+				return
+			}
+		}
+	}()
+	return s
+}
+
+func (s *spawner) start(cmd *exec.Cmd) error {
+	done := make(chan error, 1)
+	select {
+	case s.requests <- spawnRequest{cmd: cmd, done: done}:
+		return <-done
+	case <-s.stop:
+		return errors.New("the lab is down")
+	}
+}
+
+func (s *spawner) close() { s.once.Do(func() { close(s.stop) }) }
+
+// spawn starts cmd: detached processes from any thread, attached ones from
+// the lab's spawner thread.
+func (l *Lab) spawn(cmd *exec.Cmd) error {
+	if l.opts.Detach {
+		return cmd.Start()
+	}
+	return l.spawner.start(cmd)
 }
 
 // stopNamespaceProcesses stops every process living in the namespace: SIGTERM,
