@@ -14,7 +14,7 @@ deps: ## install etcd, iproute2 and build the Kubernetes binaries if missing
 
 build:
 	@mkdir -p bin
-	go build -o $(BIN) ./cmd/aftershock
+	go build -o bin/ ./cmd/aftershock ./cmd/aftershock-agent
 
 demo: deps build ## bring the three-region lab up, show it, tear it down
 	@hack/demo.sh

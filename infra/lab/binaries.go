@@ -80,3 +80,21 @@ func (b Binaries) check() error {
 	}
 	return errors.Join(errs...)
 }
+
+// AgentBinary is the node agent's executable name.
+const AgentBinary = "aftershock-agent"
+
+// FindAgent locates the node agent: beside the running executable (make build
+// puts both in bin/), then on PATH.
+func FindAgent() (string, error) {
+	if self, err := os.Executable(); err == nil {
+		p := filepath.Join(filepath.Dir(self), AgentBinary)
+		if _, err := os.Stat(p); err == nil {
+			return p, nil
+		}
+	}
+	if p, err := exec.LookPath(AgentBinary); err == nil {
+		return p, nil
+	}
+	return "", fmt.Errorf("%s not found beside this executable or on PATH (build it: make build)", AgentBinary)
+}

@@ -149,6 +149,7 @@ func (l *Lab) controlPlaneCommands(c *clusterState) []component {
 			"--enable-priority-and-fairness=false",
 			"--endpoint-reconciler-type=none",
 			"--profiling=false",
+			"--watch-cache=false",
 		}},
 		{name: "kube-controller-manager-" + c.Name, argv: []string{bins.ControllerManager,
 			"--kubeconfig=" + localKubeconfig(s, c),
@@ -168,12 +169,24 @@ type component struct {
 	argv []string
 }
 
-func (l *Lab) startControlPlane(c *clusterState) error {
+// startAPIServer starts the cluster's etcd and kube-apiserver on its host.
+func (l *Lab) startAPIServer(c *clusterState) error {
+	return l.startComponents(c, l.controlPlaneCommands(c)[:2])
+}
+
+// startControllers starts the cluster's kube-controller-manager. Call it once
+// the API server is ready: the controller manager exits if the API server is
+// not healthy within its first seconds, and nothing here restarts it.
+func (l *Lab) startControllers(c *clusterState) error {
+	return l.startComponents(c, l.controlPlaneCommands(c)[2:])
+}
+
+func (l *Lab) startComponents(c *clusterState, components []component) error {
 	host, err := l.state.node(c.HostNode)
 	if err != nil {
 		return err
 	}
-	for _, comp := range l.controlPlaneCommands(c) {
+	for _, comp := range components {
 		if err := l.startProcess(host.Namespace, comp.name, comp.argv); err != nil {
 			return fmt.Errorf("control plane of %s: %w", c.Name, err)
 		}

@@ -39,11 +39,14 @@ type Options struct {
 	StateRoot string
 	Binaries  Binaries
 	// AgentCommand is the argv that starts a node agent; the agent's flags are
-	// appended. Default: this executable with the "agent" subcommand.
+	// appended. Default: FindAgent.
 	AgentCommand []string
 	// Detach lets the lab's processes outlive this process (aftershock lab
 	// up). Otherwise they are killed when this process dies.
 	Detach bool
+	// Retain keeps a lab that failed to start, with its logs, for debugging;
+	// tear it down afterwards with Teardown (aftershock lab down).
+	Retain bool
 	// ProcessEnv is added to the environment of every lab process.
 	ProcessEnv []string
 	// Progress, if set, is told how bring-up advances.
@@ -76,6 +79,14 @@ var _ infra.Fleet = (*Lab)(nil)
 // needs to create network namespaces.
 var ErrNotRoot = errors.New("the embedded lab needs root (it creates network namespaces); run as root or with sudo")
 
+// Preflight checks that this process may build a lab: it must be root.
+func Preflight() error {
+	if os.Geteuid() != 0 {
+		return ErrNotRoot
+	}
+	return nil
+}
+
 // Up creates the lab for topo: the fabric, every node with its network, a
 // control plane per cluster and an agent per node, and waits until every node
 // is Ready in its cluster's API server. On any failure it tears down what it
@@ -84,8 +95,8 @@ func Up(ctx context.Context, topo topology.Topology, opts Options) (_ *Lab, err 
 	if err := topo.Validate(); err != nil {
 		return nil, err
 	}
-	if os.Geteuid() != 0 {
-		return nil, ErrNotRoot
+	if err := Preflight(); err != nil {
+		return nil, err
 	}
 	if err := opts.Binaries.check(); err != nil {
 		return nil, err
@@ -95,6 +106,10 @@ func Up(ctx context.Context, topo topology.Topology, opts Options) (_ *Lab, err 
 		return nil, err
 	}
 	defer func() {
+		if err != nil && opts.Retain {
+			err = fmt.Errorf("%w (lab %s retained: logs in %s/logs)", err, l.state.RunID, l.state.Dir)
+			return
+		}
 		if err != nil {
 			if downErr := l.Down(context.WithoutCancel(ctx)); downErr != nil {
 				err = errors.Join(err, fmt.Errorf("tear down after failed start: %w", downErr))
@@ -121,11 +136,11 @@ func newLab(topo topology.Topology, opts Options) (*Lab, error) {
 		opts.Progress = func(Progress) {}
 	}
 	if len(opts.AgentCommand) == 0 {
-		self, err := os.Executable()
+		agentPath, err := FindAgent()
 		if err != nil {
-			return nil, fmt.Errorf("find the aftershock executable for node agents: %w", err)
+			return nil, err
 		}
-		opts.AgentCommand = []string{self, "agent"}
+		opts.AgentCommand = []string{agentPath}
 	}
 	dir := filepath.Join(opts.StateRoot, opts.RunID)
 	if err := os.MkdirAll(opts.StateRoot, 0o755); err != nil {
@@ -232,12 +247,11 @@ func (l *Lab) build(ctx context.Context) error {
 	if err := writePKI(s); err != nil {
 		return err
 	}
+	clusters := make([]*clusterState, len(s.Clusters))
 	for i := range s.Clusters {
-		if err := l.startControlPlane(&s.Clusters[i]); err != nil {
-			return err
-		}
+		clusters[i] = &s.Clusters[i]
 	}
-	if err := l.waitControlPlanes(ctx); err != nil {
+	if err := l.startControlPlanes(ctx, clusters, true); err != nil {
 		return err
 	}
 	for i := range s.Nodes {
@@ -286,8 +300,12 @@ func (l *Lab) startAgent(n *nodeState) error {
 	if err != nil {
 		return err
 	}
+	files := pkiPaths(l.state.Dir)
 	cfg := agent.Config{
-		Kubeconfig:     c.Kubeconfig,
+		Server:         apiURL(c.Address, c.APIPort),
+		CAFile:         files.CA,
+		CertFile:       files.AdminCert,
+		KeyFile:        files.AdminKey,
 		NodeName:       n.Name,
 		Address:        n.Address,
 		Labels:         infra.NodeLabels(n.Node.Node),
@@ -358,17 +376,23 @@ func (l *Lab) RESTConfig(cluster string) (*rest.Config, error) {
 // Reboot restarts a node in place: every process on it stops, its network
 // comes back in boot order (kernel defaults, networkd, then the CNI's rules),
 // and the control planes it hosts and its agent start again with their data.
+// It returns once the hosted API servers answer again; several nodes may
+// reboot at once.
 func (l *Lab) Reboot(ctx context.Context, name string) error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
 	n, err := l.state.node(name)
+	var hosted []*clusterState
+	if err == nil {
+		hosted = l.state.hostedClusters(name)
+	}
+	l.mu.Unlock()
 	if err != nil {
 		return err
 	}
 	if n.Terminated {
 		return fmt.Errorf("reboot %s: the node was terminated", name)
 	}
-	if err := stopNamespaceProcesses(ctx, n.Namespace, 2*time.Second); err != nil {
+	if err := stopProcesses(ctx, []string{n.Namespace}, 2*time.Second); err != nil {
 		return fmt.Errorf("reboot %s: stop processes: %w", name, err)
 	}
 	h, err := namespace.Open(n.Namespace)
@@ -379,13 +403,30 @@ func (l *Lab) Reboot(ctx context.Context, name string) error {
 	if err := bootNetwork(h, l.state, n); err != nil {
 		return fmt.Errorf("reboot %s: %w", name, err)
 	}
-	for _, c := range l.state.hostedClusters(name) {
-		if err := l.startControlPlane(c); err != nil {
-			return fmt.Errorf("reboot %s: %w", name, err)
-		}
+	if err := l.startControlPlanes(ctx, hosted, false); err != nil {
+		return fmt.Errorf("reboot %s: %w", name, err)
 	}
 	if err := l.startAgent(n); err != nil {
 		return fmt.Errorf("reboot %s: %w", name, err)
+	}
+	return nil
+}
+
+// startControlPlanes starts etcd and the API server of each cluster, waits
+// until they are ready, then starts their controller managers.
+func (l *Lab) startControlPlanes(ctx context.Context, clusters []*clusterState, report bool) error {
+	for _, c := range clusters {
+		if err := l.startAPIServer(c); err != nil {
+			return err
+		}
+	}
+	if err := l.waitAPIServers(ctx, clusters, report); err != nil {
+		return err
+	}
+	for _, c := range clusters {
+		if err := l.startControllers(c); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -400,7 +441,7 @@ func (l *Lab) Terminate(ctx context.Context, name string) error {
 	if err != nil {
 		return err
 	}
-	if err := stopNamespaceProcesses(ctx, n.Namespace, 0); err != nil {
+	if err := stopProcesses(ctx, []string{n.Namespace}, 0); err != nil {
 		return fmt.Errorf("terminate %s: %w", name, err)
 	}
 	if err := namespace.Delete(ctx, n.Namespace); err != nil {
@@ -459,10 +500,7 @@ func teardown(ctx context.Context, runID, dir string) error {
 	}
 	var errs *multierror.Error
 	// Stop everything first, so no process is left holding a namespace.
-	perr := parallel(ctx, len(names), 16, func(i int) error {
-		return stopNamespaceProcesses(ctx, names[i], time.Second)
-	}, func(int) {})
-	errs = multierror.Append(errs, perr)
+	errs = multierror.Append(errs, stopProcesses(ctx, names, time.Second))
 	derr := parallel(ctx, len(names), 16, func(i int) error {
 		return namespace.Delete(ctx, names[i])
 	}, func(int) {})

@@ -37,8 +37,9 @@ func requireLab(t testing.TB) Binaries {
 func testOptions(t testing.TB, bins Binaries) Options {
 	return Options{
 		Binaries:     bins,
-		AgentCommand: []string{os.Args[0], "agent"},
+		AgentCommand: []string{agentBinary},
 		StateRoot:    t.TempDir(),
+		ProcessEnv:   strings.Fields(os.Getenv("LAB_TEST_ENV")),
 	}
 }
 

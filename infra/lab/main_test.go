@@ -1,30 +1,33 @@
 package lab
 
 import (
-	"context"
 	"fmt"
-	"log/slog"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"testing"
-
-	"github.com/aftershock-sre/aftershock/infra/lab/agent"
 )
 
-// TestMain lets the test binary double as the node agent: the lab starts
-// "<test binary> agent ..." inside each node's namespace, exactly as it
-// starts "aftershock agent ..." in production.
+// agentBinary is the real aftershock-agent, built once for the lab tests.
+var agentBinary string
+
+// TestMain builds cmd/aftershock-agent, so that the lab tests run the same
+// node agent as aftershock does.
 func TestMain(m *testing.M) {
-	if len(os.Args) > 1 && os.Args[1] == "agent" {
-		cfg, err := agent.ParseArgs(os.Args[2:])
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(2)
-		}
-		if err := agent.Run(context.Background(), cfg, slog.New(slog.NewTextHandler(os.Stderr, nil))); err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			os.Exit(1)
-		}
-		os.Exit(0)
+	dir, err := os.MkdirTemp("", "aftershock-agent-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
 	}
-	os.Exit(m.Run())
+	agentBinary = filepath.Join(dir, AgentBinary)
+	build := exec.Command("go", "build", "-o", agentBinary, "github.com/aftershock-sre/aftershock/cmd/aftershock-agent")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build the node agent:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

@@ -16,11 +16,15 @@ func netDialer() net.Dialer {
 	return net.Dialer{Timeout: 2 * time.Second, KeepAlive: 5 * time.Second}
 }
 
-// waitControlPlanes waits until every cluster's API server answers /readyz.
-func (l *Lab) waitControlPlanes(ctx context.Context) error {
-	clusters := l.state.Clusters
+// waitAPIServers waits until each cluster's API server answers /readyz.
+func (l *Lab) waitAPIServers(ctx context.Context, clusters []*clusterState, report bool) error {
 	ready := map[string]bool{}
-	l.opts.Progress(Progress{Phase: "control planes", Done: 0, Total: len(clusters)})
+	progress := func() {
+		if report {
+			l.opts.Progress(Progress{Phase: "control planes", Done: len(ready), Total: len(clusters)})
+		}
+	}
+	progress()
 	deadline := time.Now().Add(2 * time.Minute)
 	for len(ready) < len(clusters) {
 		for _, c := range clusters {
@@ -29,9 +33,9 @@ func (l *Lab) waitControlPlanes(ctx context.Context) error {
 			}
 			if err := l.probeReadyz(ctx, c.Name); err == nil {
 				ready[c.Name] = true
-				l.opts.Progress(Progress{Phase: "control planes", Done: len(ready), Total: len(clusters)})
+				progress()
 			} else if time.Now().After(deadline) {
-				return fmt.Errorf("control plane of %s not ready after 2m (logs in %s): %w", c.Name, l.state.Dir+"/logs", err)
+				return fmt.Errorf("control plane of %s not ready after 2m: %w", c.Name, err)
 			}
 		}
 		if err := sleep(ctx, 200*time.Millisecond); err != nil {
@@ -170,7 +174,7 @@ func (l *Lab) WaitReady(ctx context.Context) error {
 		}
 		if time.Now().After(deadline) {
 			sort.Strings(notReady)
-			return fmt.Errorf("nodes not Ready after 3m: %v (logs in %s/logs)", notReady, l.state.Dir)
+			return fmt.Errorf("nodes not Ready after 3m: %v", notReady)
 		}
 		if err := sleep(ctx, 250*time.Millisecond); err != nil {
 			return err

@@ -186,8 +186,9 @@ func (d *decoder) cni(n *yaml.Node) CNI {
 
 func (d *decoder) region(n *yaml.Node) Region {
 	n = resolve(n)
-	r := Region{Line: n.Line}
-	d.mapping(n, "region", []string{"name", "cloud", "clusters"}, func(key string, _, v *yaml.Node) {
+	r := Region{Line: n.Line, FieldLines: map[string]int{}}
+	d.mapping(n, "region", []string{"name", "cloud", "clusters"}, func(key string, k, v *yaml.Node) {
+		r.FieldLines[key] = k.Line
 		switch key {
 		case "name":
 			r.Name = d.str(v, "region name")
@@ -204,9 +205,10 @@ func (d *decoder) region(n *yaml.Node) Region {
 
 func (d *decoder) cluster(n *yaml.Node) Cluster {
 	n = resolve(n)
-	c := Cluster{Line: n.Line}
+	c := Cluster{Line: n.Line, FieldLines: map[string]int{}}
 	known := []string{"name", "role", "parent", "controlPlanes", "workers"}
-	d.mapping(n, "cluster", known, func(key string, _, v *yaml.Node) {
+	d.mapping(n, "cluster", known, func(key string, k, v *yaml.Node) {
+		c.FieldLines[key] = k.Line
 		switch key {
 		case "name":
 			c.Name = d.str(v, "cluster name")

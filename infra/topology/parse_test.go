@@ -127,7 +127,7 @@ regions:
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}
-			if !reflect.DeepEqual(got, tt.want) {
+			if !reflect.DeepEqual(withoutFieldLines(got), tt.want) {
 				t.Errorf("Parse:\n got %+v\nwant %+v", got, tt.want)
 			}
 			var names []string
@@ -223,9 +223,9 @@ func TestParseErrors(t *testing.T) {
 		{"region without clusters", "regions:\n  - name: us1\n    cloud: aws\n",
 			[]string{`bad.yaml:2: region us1 has no clusters`}},
 		{"unknown cloud", strings.Replace(oneRegion(okParent), "aws", "aws2", 1),
-			[]string{`bad.yaml:2: region us1: unknown cloud "aws2" (want aws, gcp or azure)`}},
+			[]string{`bad.yaml:3: region us1: unknown cloud "aws2" (want aws, gcp or azure)`}},
 		{"missing cloud", strings.Replace(oneRegion(okParent), "cloud: aws", "cloud: ", 1),
-			[]string{`bad.yaml:2: region us1 has no cloud (want aws, gcp or azure)`}},
+			[]string{`bad.yaml:3: region us1 has no cloud (want aws, gcp or azure)`}},
 		{"region name uppercase", strings.Replace(oneRegion(okParent), "name: us1", "name: US1", 1),
 			[]string{`bad.yaml:2: region name "US1" is not a lowercase DNS label`}},
 		{"region name too long", strings.Replace(oneRegion(okParent), "name: us1", "name: us1-abcdefghij", 1),
@@ -432,5 +432,47 @@ func TestLoad(t *testing.T) {
 				t.Errorf("Load: %d nodes, want 8", n)
 			}
 		})
+	}
+}
+
+// withoutFieldLines drops the per-field lines, which TestFieldLines checks.
+func withoutFieldLines(t Topology) Topology {
+	regions := make([]Region, len(t.Regions))
+	for i, r := range t.Regions {
+		r.FieldLines = nil
+		clusters := make([]Cluster, len(r.Clusters))
+		for j, c := range r.Clusters {
+			c.FieldLines = nil
+			clusters[j] = c
+		}
+		r.Clusters = clusters
+		regions[i] = r
+	}
+	t.Regions = regions
+	return t
+}
+
+func TestFieldLines(t *testing.T) {
+	data := "regions:\n  - name: us1\n    cloud: aws\n    clusters:\n      - name: p\n        role: parent\n        controlPlanes: 1\n        workers: 1\n      - name: c\n        role: child\n        parent: p\n        workers: 2\n"
+	topo, err := Parse("f.yaml", []byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := topo.Regions[0]
+	tests := []struct {
+		what      string
+		got, want int
+	}{
+		{"region", r.Line, 2},
+		{"cloud", r.LineOf("cloud"), 3},
+		{"cluster c", r.Clusters[1].Line, 9},
+		{"parent of c", r.Clusters[1].LineOf("parent"), 11},
+		{"workers of c", r.Clusters[1].LineOf("workers"), 12},
+		{"unset field falls back to the cluster", r.Clusters[1].LineOf("controlPlanes"), 9},
+	}
+	for _, tt := range tests {
+		if tt.got != tt.want {
+			t.Errorf("line of %s = %d, want %d", tt.what, tt.got, tt.want)
+		}
 	}
 }

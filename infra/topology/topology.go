@@ -68,7 +68,12 @@ type Region struct {
 	Clusters []Cluster
 	// Line is where the region is declared in Source (0 for presets).
 	Line int
+	// FieldLines maps each field set in Source to its line.
+	FieldLines map[string]int `json:"-"`
 }
+
+// LineOf is the line of field in Source, or the region's own line.
+func (r Region) LineOf(field string) int { return lineOf(r.FieldLines, field, r.Line) }
 
 // Cluster is one Kubernetes cluster with its own control plane.
 type Cluster struct {
@@ -81,7 +86,20 @@ type Cluster struct {
 	ControlPlanes int
 	// Workers is the number of worker nodes.
 	Workers int
-	Line    int
+	// Line is where the cluster is declared in Source (0 for presets).
+	Line int
+	// FieldLines maps each field set in Source to its line.
+	FieldLines map[string]int `json:"-"`
+}
+
+// LineOf is the line of field in Source, or the cluster's own line.
+func (c Cluster) LineOf(field string) int { return lineOf(c.FieldLines, field, c.Line) }
+
+func lineOf(lines map[string]int, field string, fallback int) int {
+	if l, ok := lines[field]; ok {
+		return l
+	}
+	return fallback
 }
 
 // Timing holds the lab's compressed durations. Zero values mean defaults.

@@ -101,9 +101,9 @@ func (v *validator) regions(t Topology, line int) {
 		v.region(r, regionLines)
 		for _, c := range r.Clusters {
 			if first, dup := clusterLines[c.Name]; dup && c.Name != "" {
-				v.errorf(c.Line, "duplicate cluster name %q%s", c.Name, alsoAt(first))
+				v.errorf(c.LineOf("name"), "duplicate cluster name %q%s", c.Name, alsoAt(first))
 			} else {
-				clusterLines[c.Name] = c.Line
+				clusterLines[c.Name] = c.LineOf("name")
 			}
 			nodes += max(c.ControlPlanes, 0) + max(c.Workers, 0)
 		}
@@ -114,18 +114,18 @@ func (v *validator) regions(t Topology, line int) {
 }
 
 func (v *validator) region(r Region, seen map[string]int) {
-	v.name(r.Line, "region", r.Name, MaxRegionNameLen)
+	v.name(r.LineOf("name"), "region", r.Name, MaxRegionNameLen)
 	if first, dup := seen[r.Name]; dup && r.Name != "" {
-		v.errorf(r.Line, "duplicate region name %q%s", r.Name, alsoAt(first))
+		v.errorf(r.LineOf("name"), "duplicate region name %q%s", r.Name, alsoAt(first))
 	} else {
-		seen[r.Name] = r.Line
+		seen[r.Name] = r.LineOf("name")
 	}
 	switch r.Cloud {
 	case AWS, GCP, Azure:
 	case "":
-		v.errorf(r.Line, "region %s has no cloud (want aws, gcp or azure)", label(r.Name))
+		v.errorf(r.LineOf("cloud"), "region %s has no cloud (want aws, gcp or azure)", label(r.Name))
 	default:
-		v.errorf(r.Line, "region %s: unknown cloud %q (want aws, gcp or azure)", label(r.Name), r.Cloud)
+		v.errorf(r.LineOf("cloud"), "region %s: unknown cloud %q (want aws, gcp or azure)", label(r.Name), r.Cloud)
 	}
 	if len(r.Clusters) == 0 {
 		v.errorf(r.Line, "region %s has no clusters (want at least one)", label(r.Name))
@@ -151,34 +151,34 @@ func (v *validator) region(r Region, seen map[string]int) {
 }
 
 func (v *validator) cluster(r Region, c Cluster, parents map[string]bool, children []string) {
-	v.name(c.Line, "cluster", c.Name, MaxClusterNameLen)
+	v.name(c.LineOf("name"), "cluster", c.Name, MaxClusterNameLen)
 	name, region := label(c.Name), label(r.Name)
 	switch c.Role {
 	case Parent:
 		if c.Parent != "" {
-			v.errorf(c.Line, "parent cluster %s names parent %q (only child clusters have a parent)", name, c.Parent)
+			v.errorf(c.LineOf("parent"), "parent cluster %s names parent %q (only child clusters have a parent)", name, c.Parent)
 		}
 	case Child:
 		switch {
 		case c.Parent == "":
-			v.errorf(c.Line, "child cluster %s has no parent (want the name of a parent cluster in region %s)", name, region)
+			v.errorf(c.LineOf("parent"), "child cluster %s has no parent (want the name of a parent cluster in region %s)", name, region)
 		case !parents[c.Parent]:
-			v.errorf(c.Line, "child cluster %s names parent %q which is not a parent cluster in region %s%s",
+			v.errorf(c.LineOf("parent"), "child cluster %s names parent %q which is not a parent cluster in region %s%s",
 				name, c.Parent, region, parentList(parents))
 		}
 	case "":
-		v.errorf(c.Line, "cluster %s has no role (want parent or child)", name)
+		v.errorf(c.LineOf("role"), "cluster %s has no role (want parent or child)", name)
 	default:
-		v.errorf(c.Line, "cluster %s has unknown role %q (want parent or child)", name, c.Role)
+		v.errorf(c.LineOf("role"), "cluster %s has unknown role %q (want parent or child)", name, c.Role)
 	}
 
 	negative := false
 	if c.ControlPlanes < 0 {
-		v.errorf(c.Line, "cluster %s has controlPlanes: %d (must not be negative)", name, c.ControlPlanes)
+		v.errorf(c.LineOf("controlPlanes"), "cluster %s has controlPlanes: %d (must not be negative)", name, c.ControlPlanes)
 		negative = true
 	}
 	if c.Workers < 0 {
-		v.errorf(c.Line, "cluster %s has workers: %d (must not be negative)", name, c.Workers)
+		v.errorf(c.LineOf("workers"), "cluster %s has workers: %d (must not be negative)", name, c.Workers)
 		negative = true
 	}
 	switch {
@@ -187,19 +187,19 @@ func (v *validator) cluster(r Region, c Cluster, parents map[string]bool, childr
 		v.errorf(c.Line, "cluster %s has no nodes (a parent needs at least 1 control plane, a child at least 1 worker)", name)
 	case c.Role == Parent:
 		if c.ControlPlanes < 1 {
-			v.errorf(c.Line, "parent cluster %s has controlPlanes: 0 (want at least 1)", name)
+			v.errorf(c.LineOf("controlPlanes"), "parent cluster %s has controlPlanes: 0 (want at least 1)", name)
 		}
 		if len(children) > 0 && c.Workers < 1 {
-			v.errorf(c.Line, "parent cluster %s has workers: 0 but hosts the control planes of %s (want at least 1 worker)",
+			v.errorf(c.LineOf("workers"), "parent cluster %s has workers: 0 but hosts the control planes of %s (want at least 1 worker)",
 				name, strings.Join(children, ", "))
 		}
 	case c.Role == Child:
 		if c.ControlPlanes != 0 {
-			v.errorf(c.Line, "child cluster %s has controlPlanes: %d (want 0: its control plane runs on a worker of its parent)",
+			v.errorf(c.LineOf("controlPlanes"), "child cluster %s has controlPlanes: %d (want 0: its control plane runs on a worker of its parent)",
 				name, c.ControlPlanes)
 		}
 		if c.Workers < 1 {
-			v.errorf(c.Line, "child cluster %s has workers: 0 (want at least 1)", name)
+			v.errorf(c.LineOf("workers"), "child cluster %s has workers: 0 (want at least 1)", name)
 		}
 	}
 }

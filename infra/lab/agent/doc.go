@@ -4,4 +4,7 @@
 // Ready condition. It dials the API server from the node's own address, so its
 // heartbeats travel the node's real routing: when the node's policy rules are
 // flushed, the heartbeats stop and Kubernetes itself marks the node NotReady.
+//
+// It speaks the Kubernetes REST API with net/http and encoding/json alone, so
+// that the aftershock-agent binary stays small: a lab runs hundreds of them.
 package agent

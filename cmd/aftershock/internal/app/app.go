@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/aftershock-sre/aftershock/cmd/aftershock/internal/agentcmd"
 	"github.com/aftershock-sre/aftershock/cmd/aftershock/internal/labcmd"
 )
 
@@ -61,7 +60,6 @@ func Run(ctx context.Context, args []string, streams Streams) error {
 	root.SetErr(streams.Err)
 	root.AddCommand(
 		labcmd.NewCommand(logger, streams.Out, streams.Err),
-		agentcmd.NewCommand(logger),
 	)
 	return root.ExecuteContext(ctx)
 }

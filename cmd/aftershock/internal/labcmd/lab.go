@@ -22,6 +22,7 @@ type flagpole struct {
 	runID     string
 	stateRoot string
 	all       bool
+	retain    bool
 }
 
 // NewCommand returns `aftershock lab` with its up, status and down commands.
@@ -46,6 +47,9 @@ func upCommand(logger *slog.Logger, flags *flagpole, out, errOut io.Writer) *cob
 			if err != nil {
 				return err
 			}
+			if err := lab.Preflight(); err != nil {
+				return err
+			}
 			bins, err := lab.FindBinaries()
 			if err != nil {
 				return err
@@ -59,6 +63,7 @@ func upCommand(logger *slog.Logger, flags *flagpole, out, errOut io.Writer) *cob
 				StateRoot: flags.stateRoot,
 				Binaries:  bins,
 				Detach:    true,
+				Retain:    flags.retain,
 				Logger:    logger,
 				Progress:  func(p lab.Progress) { bar.Update(p.Phase, p.Done, p.Total) },
 			})
@@ -77,6 +82,7 @@ func upCommand(logger *slog.Logger, flags *flagpole, out, errOut io.Writer) *cob
 	cmd.Flags().StringVar(&flags.preset, "preset", "", "preset topology: "+strings.Join(topology.PresetNames(), ", "))
 	cmd.Flags().StringVar(&flags.topology, "topology", "", "topology YAML file")
 	cmd.Flags().StringVar(&flags.runID, "run", "", "run ID (default: random)")
+	cmd.Flags().BoolVar(&flags.retain, "retain", false, "keep a lab that fails to start, with its logs, for debugging")
 	return cmd
 }
 

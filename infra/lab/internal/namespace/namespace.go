@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/vishvananda/netlink"
@@ -30,17 +31,16 @@ func Add(ctx context.Context, name string) error {
 	return nil
 }
 
-// Delete removes the named network namespace. Deleting a namespace that does
-// not exist is not an error, like rm -f.
-func Delete(ctx context.Context, name string) error {
+// Delete removes the named network namespace, as `ip netns delete` does:
+// unmount its bind mount and remove the file. The kernel frees the namespace,
+// and the links in it, once no process holds it. Deleting a namespace that
+// does not exist is not an error, like rm -f.
+func Delete(_ context.Context, name string) error {
 	if _, err := os.Stat(Path(name)); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if out, err := exec.CommandContext(ctx, "ip", "netns", "delete", name).CombinedOutput(); err != nil {
-		if _, statErr := os.Stat(Path(name)); errors.Is(statErr, fs.ErrNotExist) {
-			return nil
-		}
-		return fmt.Errorf("delete network namespace %s: %w: %s", name, err, strings.TrimSpace(string(out)))
+	if err := netns.DeleteNamed(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("delete network namespace %s: %w", name, err)
 	}
 	return nil
 }
@@ -107,28 +107,49 @@ func Inode(path string) (uint64, error) {
 // Processes returns the pids of the processes whose network namespace is the
 // one at path. The calling process is never included.
 func Processes(path string) ([]int, error) {
-	want, err := Inode(path)
+	byPath, err := ProcessesIn([]string{path})
 	if err != nil {
 		return nil, err
+	}
+	return byPath[path], nil
+}
+
+// ProcessesIn maps each namespace path to the pids of the processes living
+// in it, from a single scan of /proc. Paths that no longer exist are left
+// out. The calling process is never included.
+func ProcessesIn(paths []string) (map[string][]int, error) {
+	byInode := map[uint64]string{}
+	for _, p := range paths {
+		ino, err := Inode(p)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		byInode[ino] = p
+	}
+	out := map[string][]int{}
+	if len(byInode) == 0 {
+		return out, nil
 	}
 	entries, err := os.ReadDir("/proc")
 	if err != nil {
 		return nil, fmt.Errorf("list processes: %w", err)
 	}
 	self := os.Getpid()
-	var pids []int
 	for _, e := range entries {
-		var pid int
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid == self {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == self {
 			continue
 		}
 		var st unix.Stat_t
-		if err := unix.Stat(fmt.Sprintf("/proc/%d/ns/net", pid), &st); err != nil {
+		if err := unix.Stat("/proc/"+e.Name()+"/ns/net", &st); err != nil {
 			continue // the process exited, or is a kernel thread
 		}
-		if st.Ino == want {
-			pids = append(pids, pid)
+		if p, ok := byInode[st.Ino]; ok {
+			out[p] = append(out[p], pid)
 		}
 	}
-	return pids, nil
+	return out, nil
 }

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// binDir holds aftershock and aftershock-agent, built once for these tests:
+// the CLI is tested as users run it.
+var binDir string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "aftershock-cli-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	_ = os.Chmod(dir, 0o755) // the not-root test runs the binary as nobody
+	build := exec.Command("go", "build", "-o", dir+"/",
+		"github.com/aftershock-sre/aftershock/cmd/aftershock", "github.com/aftershock-sre/aftershock/cmd/aftershock-agent")
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		fmt.Fprintln(os.Stderr, "build aftershock:", err)
+		os.RemoveAll(dir)
+		os.Exit(1)
+	}
+	binDir = dir
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// run executes aftershock with args and returns its combined output.
+func run(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(filepath.Join(binDir, "aftershock"), args...)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err := cmd.Run()
+	return out.String(), err
+}
+
+func requireRoot(t *testing.T) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("the lab needs root to create network namespaces; CI runs this as root")
+	}
+}
+
+func labNamespaces(t *testing.T, runID string) []string {
+	t.Helper()
+	entries, err := os.ReadDir("/run/netns")
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range entries {
+		if strings.HasPrefix(e.Name(), "as-"+runID+"-") {
+			names = append(names, e.Name())
+		}
+	}
+	return names
+}
+
+func TestLabUpRejectsBadInputAndCreatesNothing(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	cloud := write("cloud.yaml", "regions:\n  - name: us1\n    cloud: aws2\n    clusters:\n      - name: us1-parent\n        role: parent\n        controlPlanes: 1\n        workers: 1\n")
+	orphan := write("orphan.yaml", "regions:\n  - name: us1\n    cloud: aws\n    clusters:\n      - name: us1-app1\n        role: child\n        workers: 2\n")
+	empty := write("empty.yaml", "regions:\n  - name: us1\n    cloud: gcp\n    clusters:\n      - name: us1-parent\n        role: parent\n        controlPlanes: 0\n        workers: 0\n")
+	dup := write("dup.yaml", "regions:\n  - name: us1\n    cloud: gcp\n    clusters:\n      - {name: a, role: parent, controlPlanes: 1, workers: 1}\n      - {name: a, role: parent, controlPlanes: 1, workers: 1}\n")
+
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"unknown cloud", []string{"--topology", cloud}, cloud + `:3: region us1: unknown cloud "aws2"`},
+		{"child without parent", []string{"--topology", orphan}, orphan + ":5:"},
+		{"zero nodes", []string{"--topology", empty}, "has no nodes"},
+		{"duplicate names", []string{"--topology", dup}, dup + ":6:"},
+		{"missing file", []string{"--topology", filepath.Join(dir, "nope.yaml")}, "nope.yaml"},
+		{"unknown preset", []string{"--preset", "huge"}, `"huge"`},
+		{"no topology", nil, "give --preset"},
+		{"both", []string{"--preset", "tiny", "--topology", cloud}, "not both"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"lab", "up", "--run", "badinput", "--state-root", dir}, tt.args...)
+			out, err := run(t, args...)
+			if err == nil {
+				t.Fatalf("aftershock %v succeeded:\n%s", args, out)
+			}
+			if !strings.Contains(out, tt.want) {
+				t.Errorf("output does not name the problem %q:\n%s", tt.want, out)
+			}
+			if left := labNamespaces(t, "badinput"); len(left) > 0 {
+				t.Errorf("namespaces created for bad input: %v", left)
+			}
+			if _, err := os.Stat(filepath.Join(dir, "badinput")); !os.IsNotExist(err) {
+				t.Errorf("lab folder created for bad input")
+			}
+		})
+	}
+}
+
+func TestLabUpAsNonRootFailsClearly(t *testing.T) {
+	requireRoot(t) // to become nobody we must start as root
+	setpriv, err := exec.LookPath("setpriv")
+	if err != nil {
+		t.Fatalf("setpriv (util-linux) is needed to drop privileges: %v", err)
+	}
+	cmd := exec.Command(setpriv, "--reuid=65534", "--regid=65534", "--clear-groups",
+		filepath.Join(binDir, "aftershock"), "lab", "up", "--preset", "tiny", "--state-root", t.TempDir())
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("lab up as nobody succeeded:\n%s", out)
+	}
+	if !strings.Contains(string(out), "needs root") {
+		t.Errorf("lab up as nobody does not say it needs root:\n%s", out)
+	}
+}
+
+// TestLabUpStatusDown runs the lab the way a user does: lab up returns with
+// the lab running in the background, lab status reads it from the API
+// servers, lab down removes it.
+func TestLabUpStatusDown(t *testing.T) {
+	requireRoot(t)
+	root := t.TempDir()
+	const runID = "clitest"
+	t.Cleanup(func() { _, _ = run(t, "lab", "down", "--run", runID, "--state-root", root) })
+
+	out, err := run(t, "lab", "up", "--preset", "tiny", "--run", runID, "--state-root", root)
+	if err != nil {
+		t.Fatalf("lab up: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "lab clitest is up") || !strings.Contains(out, "nodes Ready: 4/4") {
+		t.Errorf("lab up output lacks progress or the result:\n%s", out)
+	}
+
+	out, err = run(t, "lab", "status", "--state-root", root) // the only lab: no --run needed
+	if err != nil {
+		t.Fatalf("lab status: %v\n%s", err, out)
+	}
+	for _, want := range []string{"eu1-parent", "eu1-app1", "reachable", "2/2", "eu1-app1-w1"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("lab status lacks %q:\n%s", want, out)
+		}
+	}
+	if n := strings.Count(out, " Ready\n"); n != 4 {
+		t.Errorf("lab status shows %d Ready nodes, want 4:\n%s", n, out)
+	}
+
+	out, err = run(t, "lab", "down", "--run", runID, "--state-root", root)
+	if err != nil {
+		t.Fatalf("lab down: %v\n%s", err, out)
+	}
+	if left := labNamespaces(t, runID); len(left) > 0 {
+		t.Errorf("namespaces left after lab down: %v", left)
+	}
+	if _, err := os.Stat(filepath.Join(root, runID)); !os.IsNotExist(err) {
+		t.Errorf("lab folder left after lab down")
+	}
+	if out, err := run(t, "lab", "status", "--state-root", root); err == nil || !strings.Contains(out, "no lab is running") {
+		t.Errorf("lab status after down: %v\n%s", err, out)
+	}
+}

@@ -1,0 +1,151 @@
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"time"
+)
+
+// nodeLeaseNamespace holds one Lease per node: the kubelet's heartbeat.
+const nodeLeaseNamespace = "kube-node-lease"
+
+type heartbeater struct {
+	cfg Config
+	api *apiClient
+	log *slog.Logger
+
+	nodeUID string
+	// lease is the last Lease this agent wrote, for optimistic concurrency.
+	lease map[string]any
+	// healthy is whether the previous heartbeat got through; the first one
+	// after a gap marks the Ready condition's transition.
+	healthy bool
+}
+
+func (h *heartbeater) beat(ctx context.Context) error {
+	ok := false
+	defer func() { h.healthy = ok }()
+	if h.nodeUID == "" {
+		if err := h.register(ctx); err != nil {
+			return err
+		}
+	}
+	if err := h.renewLease(ctx); err != nil {
+		return err
+	}
+	if err := h.postReady(ctx); err != nil {
+		return err
+	}
+	ok = true
+	return nil
+}
+
+// register creates the Node, or refreshes its labels when it already exists:
+// a rebooted node keeps its identity.
+func (h *heartbeater) register(ctx context.Context) error {
+	node := map[string]any{
+		"apiVersion": "v1",
+		"kind":       "Node",
+		"metadata":   map[string]any{"name": h.cfg.NodeName, "labels": h.cfg.Labels},
+	}
+	var created objectMeta
+	err := h.api.do(ctx, http.MethodPost, "/api/v1/nodes", contentJSON, node, &created)
+	if errors.Is(err, errConflict) {
+		patch := map[string]any{"metadata": map[string]any{"labels": h.cfg.Labels}}
+		err = h.api.do(ctx, http.MethodPatch, "/api/v1/nodes/"+h.cfg.NodeName, contentMergePatch, patch, &created)
+	}
+	if err != nil {
+		return fmt.Errorf("register node %s: %w", h.cfg.NodeName, err)
+	}
+	h.nodeUID = created.Metadata.UID
+	h.log.Info("registered", "node", h.cfg.NodeName, "uid", h.nodeUID)
+	return nil
+}
+
+func (h *heartbeater) leasePath() string {
+	return "/apis/coordination.k8s.io/v1/namespaces/" + nodeLeaseNamespace + "/leases/" + h.cfg.NodeName
+}
+
+func (h *heartbeater) renewLease(ctx context.Context) error {
+	now := time.Now().UTC().Format("2006-01-02T15:04:05.000000Z07:00")
+	if h.lease == nil {
+		var existing map[string]any
+		err := h.api.do(ctx, http.MethodGet, h.leasePath(), "", nil, &existing)
+		switch {
+		case errors.Is(err, errNotFound):
+			var created map[string]any
+			path := "/apis/coordination.k8s.io/v1/namespaces/" + nodeLeaseNamespace + "/leases"
+			if err := h.api.do(ctx, http.MethodPost, path, contentJSON, h.newLease(now), &created); err != nil {
+				return fmt.Errorf("create lease %s: %w", h.cfg.NodeName, err)
+			}
+			h.lease = created
+			return nil
+		case err != nil:
+			return fmt.Errorf("get lease %s: %w", h.cfg.NodeName, err)
+		}
+		h.lease = existing
+	}
+	spec, _ := h.lease["spec"].(map[string]any)
+	if spec == nil {
+		spec = map[string]any{}
+		h.lease["spec"] = spec
+	}
+	spec["renewTime"] = now
+	spec["holderIdentity"] = h.cfg.NodeName
+	var updated map[string]any
+	if err := h.api.do(ctx, http.MethodPut, h.leasePath(), contentJSON, h.lease, &updated); err != nil {
+		h.lease = nil // re-read it next time: a conflict, or an update that may not have landed
+		return fmt.Errorf("renew lease %s: %w", h.cfg.NodeName, err)
+	}
+	h.lease = updated
+	return nil
+}
+
+func (h *heartbeater) newLease(now string) map[string]any {
+	return map[string]any{
+		"apiVersion": "coordination.k8s.io/v1",
+		"kind":       "Lease",
+		"metadata": map[string]any{
+			"name":      h.cfg.NodeName,
+			"namespace": nodeLeaseNamespace,
+			"ownerReferences": []any{map[string]any{
+				"apiVersion": "v1", "kind": "Node", "name": h.cfg.NodeName, "uid": h.nodeUID,
+			}},
+		},
+		"spec": map[string]any{
+			"holderIdentity":       h.cfg.NodeName,
+			"leaseDurationSeconds": max(1, int(40*h.cfg.Heartbeat/time.Second)),
+			"renewTime":            now,
+		},
+	}
+}
+
+func (h *heartbeater) postReady(ctx context.Context) error {
+	now := time.Now().UTC().Format(time.RFC3339)
+	ready := map[string]any{
+		"type":              "Ready",
+		"status":            "True",
+		"reason":            "AgentReady",
+		"message":           "aftershock node agent is posting ready status",
+		"lastHeartbeatTime": now,
+	}
+	if !h.healthy {
+		ready["lastTransitionTime"] = now
+	}
+	patch := map[string]any{"status": map[string]any{
+		"conditions": []any{ready},
+		"addresses": []any{
+			map[string]any{"type": "InternalIP", "address": h.cfg.Address},
+			map[string]any{"type": "Hostname", "address": h.cfg.NodeName},
+		},
+		"nodeInfo": map[string]any{"kubeletVersion": h.cfg.KubeletVersion},
+	}}
+	path := "/api/v1/nodes/" + h.cfg.NodeName + "/status"
+	if err := h.api.do(ctx, http.MethodPatch, path, contentStrategicMergePatch, patch, nil); err != nil {
+		return fmt.Errorf("post status of %s: %w", h.cfg.NodeName, err)
+	}
+	return nil
+}
