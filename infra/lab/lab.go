@@ -508,6 +508,9 @@ func teardown(ctx context.Context, runID, dir string) error {
 	if err := os.RemoveAll(dir); err != nil {
 		errs = multierror.Append(errs, fmt.Errorf("remove %s: %w", dir, err))
 	}
+	if filepath.Dir(dir) == DefaultStateRoot {
+		_ = os.Remove(DefaultStateRoot) // only if no other lab is there
+	}
 	if err := errs.ErrorOrNil(); err != nil {
 		return fmt.Errorf("tear down lab %s: %w", runID, err)
 	}

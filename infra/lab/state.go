@@ -128,31 +128,40 @@ func (s *state) hostedClusters(node string) []*clusterState {
 	return out
 }
 
-// Runs lists the run IDs of every lab on this machine: those with a state
-// folder under root, and those that left only namespaces behind.
+// Runs lists the run IDs of the labs whose state is under root.
 func Runs(root string) ([]string, error) {
-	seen := map[string]bool{}
 	entries, err := os.ReadDir(root)
-	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
 		return nil, fmt.Errorf("list labs in %s: %w", root, err)
 	}
+	var ids []string
 	for _, e := range entries {
 		if _, err := os.Stat(filepath.Join(root, e.Name(), stateFile)); err == nil {
-			seen[e.Name()] = true
+			ids = append(ids, e.Name())
 		}
 	}
+	sort.Strings(ids)
+	return ids, nil
+}
+
+// NamespaceRuns lists the run IDs of every lab that has a network namespace
+// on this machine, whatever its state root, including labs whose state is
+// gone (a crash, a deleted folder).
+func NamespaceRuns() ([]string, error) {
 	names, err := namespace.List(NamespacePrefix)
 	if err != nil {
 		return nil, err
 	}
+	seen := map[string]bool{}
+	var ids []string
 	for _, n := range names {
-		if id, _, ok := strings.Cut(strings.TrimPrefix(n, NamespacePrefix), "-"); ok {
+		if id, _, ok := strings.Cut(strings.TrimPrefix(n, NamespacePrefix), "-"); ok && !seen[id] {
 			seen[id] = true
+			ids = append(ids, id)
 		}
-	}
-	ids := make([]string, 0, len(seen))
-	for id := range seen {
-		ids = append(ids, id)
 	}
 	sort.Strings(ids)
 	return ids, nil

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -169,7 +170,7 @@ func downCommand(flags *flagpole, out io.Writer) *cobra.Command {
 			var runs []string
 			if flags.all {
 				var err error
-				if runs, err = allRuns(flags.stateRoot); err != nil {
+				if runs, err = everyRun(flags.stateRoot); err != nil {
 					return err
 				}
 			} else {
@@ -191,7 +192,7 @@ func downCommand(flags *flagpole, out io.Writer) *cobra.Command {
 		},
 	}
 	cmd.Flags().StringVar(&flags.runID, "run", "", "run ID (default: the only lab running)")
-	cmd.Flags().BoolVar(&flags.all, "all", false, "tear down every lab on this machine")
+	cmd.Flags().BoolVar(&flags.all, "all", false, "tear down every lab on this machine, including what crashed runs left")
 	return cmd
 }
 
@@ -200,7 +201,7 @@ func pickRun(flags *flagpole) (string, error) {
 	if flags.runID != "" {
 		return flags.runID, nil
 	}
-	runs, err := allRuns(flags.stateRoot)
+	runs, err := lab.Runs(flags.stateRoot)
 	if err != nil {
 		return "", err
 	}
@@ -213,5 +214,20 @@ func pickRun(flags *flagpole) (string, error) {
 	return "", fmt.Errorf("several labs are running (%s): pick one with --run", strings.Join(runs, ", "))
 }
 
-// allRuns lists every lab on this machine.
-func allRuns(root string) ([]string, error) { return lab.Runs(root) }
+// everyRun lists the labs under root and every run that left namespaces.
+func everyRun(root string) ([]string, error) {
+	runs, err := lab.Runs(root)
+	if err != nil {
+		return nil, err
+	}
+	leftovers, err := lab.NamespaceRuns()
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range leftovers {
+		if !slices.Contains(runs, id) {
+			runs = append(runs, id)
+		}
+	}
+	return runs, nil
+}
