@@ -5,7 +5,7 @@ export AFTERSHOCK_CACHE ?= $(CURDIR)/.cache
 BIN := bin/aftershock
 GO_PACKAGES := ./...
 
-.PHONY: all deps build demo test bench lint
+.PHONY: all deps build demo test bench lint docs
 
 all: lint test
 
@@ -28,3 +28,7 @@ bench: deps build ## lab bring-up, teardown and memory figures
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	go vet $(GO_PACKAGES)
+
+docs: ## regenerate docs/steps.md from the step library
+	@mkdir -p docs
+	go run ./cmd/aftershock steps --markdown > docs/steps.md

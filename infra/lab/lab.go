@@ -375,7 +375,7 @@ func (l *Lab) RESTConfig(cluster string) (*rest.Config, error) {
 
 // Reboot restarts a node in place: every process on it stops, its network
 // comes back in boot order (kernel defaults, networkd, then the CNI's rules),
-// and the control planes it hosts and its agent start again with their data.
+// and its agent and the control planes it hosts start again with their data.
 // It returns once the hosted API servers answer again; several nodes may
 // reboot at once.
 func (l *Lab) Reboot(ctx context.Context, name string) error {
@@ -403,10 +403,12 @@ func (l *Lab) Reboot(ctx context.Context, name string) error {
 	if err := bootNetwork(h, l.state, n); err != nil {
 		return fmt.Errorf("reboot %s: %w", name, err)
 	}
-	if err := l.startControlPlanes(ctx, hosted, false); err != nil {
+	// The agent starts first, as a kubelet does, and the control planes it
+	// hosts follow, as static pods do.
+	if err := l.startAgent(n); err != nil {
 		return fmt.Errorf("reboot %s: %w", name, err)
 	}
-	if err := l.startAgent(n); err != nil {
+	if err := l.startControlPlanes(ctx, hosted, false); err != nil {
 		return fmt.Errorf("reboot %s: %w", name, err)
 	}
 	return nil

@@ -11,8 +11,10 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
 
 	"github.com/aftershock-sre/aftershock/cmd/aftershock/internal/labcmd"
+	"github.com/aftershock-sre/aftershock/cmd/aftershock/internal/runcmd"
 )
 
 // Streams are the command's standard streams.
@@ -51,6 +53,9 @@ func Run(ctx context.Context, args []string, streams Streams) error {
 			if verbose {
 				*logger = *slog.New(slog.NewTextHandler(streams.Err, &slog.HandlerOptions{Level: slog.LevelDebug}))
 			}
+			// client-go logs through klog; its retries while a control
+			// plane is cut are expected, so they go to -v only.
+			klog.SetSlogLogger(logger)
 		},
 	}
 	root.PersistentFlags().BoolVarP(&verbose, "verbose", "v", false, "log progress details to stderr")
@@ -60,6 +65,9 @@ func Run(ctx context.Context, args []string, streams Streams) error {
 	root.SetErr(streams.Err)
 	root.AddCommand(
 		labcmd.NewCommand(logger, streams.Out, streams.Err),
+		runcmd.NewRunCommand(logger, streams.Out, streams.Err),
+		runcmd.NewPlanCommand(streams.Out),
+		runcmd.NewStepsCommand(streams.Out),
 	)
 	return root.ExecuteContext(ctx)
 }

@@ -1,0 +1,197 @@
+package runcmd
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/spf13/cobra"
+
+	"github.com/aftershock-sre/aftershock/experiments"
+	"github.com/aftershock-sre/aftershock/features"
+	"github.com/aftershock-sre/aftershock/infra/lab"
+	"github.com/aftershock-sre/aftershock/steps"
+)
+
+type flagpole struct {
+	infra     string
+	tags      string
+	seed      uint64
+	reportDir string
+	markdown  bool
+}
+
+// ErrScenariosFailed is returned when a run had failing scenarios.
+var ErrScenariosFailed = errors.New("some scenarios failed")
+
+// NewRunCommand returns `aftershock run`.
+func NewRunCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
+	flags := &flagpole{}
+	cmd := &cobra.Command{
+		Use:   "run [paths...]",
+		Short: "Run feature files against a fleet (default: the embedded disaster library)",
+		RunE: func(cmd *cobra.Command, paths []string) error {
+			if flags.infra != "lab" {
+				return fmt.Errorf("--infra %q: only lab is available so far", flags.infra)
+			}
+			suite := newSuite(paths, flags)
+			if err := lab.Preflight(); err != nil {
+				return err
+			}
+			bins, err := lab.FindBinaries()
+			if err != nil {
+				return err
+			}
+			runID := newRunID()
+			if suite.ReportDir == "" {
+				suite.ReportDir = filepath.Join("reports", "out", runID)
+			}
+			if err := os.MkdirAll(suite.ReportDir, 0o755); err != nil {
+				return fmt.Errorf("report folder: %w", err)
+			}
+			recorder := &timelines{}
+			suite.Steps = steps.Options{
+				Provider:   lab.Provider{Options: lab.Options{Binaries: bins, Logger: logger}},
+				Seed:       flags.seed,
+				JournalDir: suite.ReportDir,
+				Timelines:  recorder.add,
+			}
+			suite.Output = out
+			status, err := suite.Run(errOut)
+			if err != nil {
+				return err
+			}
+			if err := recorder.write(filepath.Join(suite.ReportDir, "timeline.json")); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "\nreport: %s (junit.xml, cucumber.json, timeline.json)\n", suite.ReportDir)
+			if cmd.Context().Err() != nil {
+				return fmt.Errorf("aborted: %w", cmd.Context().Err())
+			}
+			if status != 0 {
+				return ErrScenariosFailed
+			}
+			return nil
+		},
+	}
+	addSuiteFlags(cmd, flags)
+	cmd.Flags().StringVar(&flags.infra, "infra", "lab", "fleet provider: lab")
+	cmd.Flags().StringVar(&flags.reportDir, "report-dir", "", "where the report goes (default reports/out/<run-id>)")
+	return cmd
+}
+
+// NewPlanCommand returns `aftershock plan`.
+func NewPlanCommand(out io.Writer) *cobra.Command {
+	flags := &flagpole{}
+	cmd := &cobra.Command{
+		Use:   "plan [paths...]",
+		Short: "Dry-run feature files: check every step and print what each fault would hit, creating nothing",
+		RunE: func(_ *cobra.Command, paths []string) error {
+			suite := newSuite(paths, flags)
+			suite.Steps = steps.Options{Seed: flags.seed}
+			return suite.Plan(out)
+		},
+	}
+	addSuiteFlags(cmd, flags)
+	return cmd
+}
+
+// NewStepsCommand returns `aftershock steps`.
+func NewStepsCommand(out io.Writer) *cobra.Command {
+	flags := &flagpole{}
+	cmd := &cobra.Command{
+		Use:   "steps",
+		Short: "Print every step phrase with an example",
+		Args:  cobra.NoArgs,
+		RunE: func(*cobra.Command, []string) error {
+			if flags.markdown {
+				return steps.WriteMarkdown(out)
+			}
+			return steps.WriteText(out)
+		},
+	}
+	cmd.Flags().BoolVar(&flags.markdown, "markdown", false, "print docs/steps.md")
+	return cmd
+}
+
+func addSuiteFlags(cmd *cobra.Command, flags *flagpole) {
+	cmd.Flags().StringVar(&flags.tags, "tags", "", "only scenarios matching this tag expression, e.g. @flagship")
+	cmd.Flags().Uint64Var(&flags.seed, "seed", 1, "seed of every random choice (which nodes, when)")
+}
+
+// newSuite reads features from paths, or from the embedded library.
+func newSuite(paths []string, flags *flagpole) steps.Suite {
+	fsys, paths := featureSource(paths)
+	return steps.Suite{FS: fsys, Paths: paths, Tags: flags.tags, ReportDir: flags.reportDir}
+}
+
+// featureSource returns the file system and paths godog reads: the embedded
+// library when no path is given; else the working folder, so that reports
+// show paths as the user typed them, or / for paths outside it.
+func featureSource(paths []string) (fs.FS, []string) {
+	if len(paths) == 0 {
+		return features.FS, []string{"."}
+	}
+	wd, err := os.Getwd()
+	local := make([]string, len(paths))
+	for i, p := range paths {
+		abs, absErr := filepath.Abs(p)
+		rel, relErr := filepath.Rel(wd, abs)
+		if err != nil || absErr != nil || relErr != nil || !filepath.IsLocal(rel) {
+			return os.DirFS("/"), rootRelative(paths)
+		}
+		local[i] = rel
+	}
+	return os.DirFS(wd), local
+}
+
+// rootRelative makes every path relative to / for an os.DirFS("/").
+func rootRelative(paths []string) []string {
+	out := make([]string, len(paths))
+	for i, p := range paths {
+		abs, _ := filepath.Abs(p)
+		out[i] = abs[1:]
+	}
+	return out
+}
+
+func newRunID() string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// timelines collects every scenario's timeline for the report.
+type timelines struct {
+	mu        sync.Mutex
+	scenarios []scenarioTimeline
+}
+
+type scenarioTimeline struct {
+	Scenario string              `json:"scenario"`
+	Events   []experiments.Event `json:"events"`
+}
+
+func (t *timelines) add(name string, tl *experiments.Timeline) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.scenarios = append(t.scenarios, scenarioTimeline{Scenario: name, Events: tl.Events()})
+}
+
+func (t *timelines) write(path string) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	data, err := json.MarshalIndent(t.scenarios, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
+}

@@ -1,0 +1,282 @@
+package scenario
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-multierror"
+
+	"github.com/aftershock-sre/aftershock/experiments"
+	"github.com/aftershock-sre/aftershock/experiments/action"
+	"github.com/aftershock-sre/aftershock/experiments/fault"
+	"github.com/aftershock-sre/aftershock/experiments/journal"
+	"github.com/aftershock-sre/aftershock/experiments/probe"
+	"github.com/aftershock-sre/aftershock/experiments/target"
+	"github.com/aftershock-sre/aftershock/infra"
+	"github.com/aftershock-sre/aftershock/infra/topology"
+)
+
+// Provider builds a fleet for a topology: the embedded lab, kind or Terraform.
+type Provider interface {
+	Name() string
+	Up(ctx context.Context, topo topology.Topology) (infra.Fleet, error)
+}
+
+// Scenario is the live state of one experiment.
+type Scenario struct {
+	Timeline *experiments.Timeline
+	Fleet    infra.Fleet
+	// Networkd is how every node's systemd-networkd is configured.
+	Networkd fault.NetworkdConfig
+	// JournalPath is where injections are journalled before they happen.
+	JournalPath string
+	// FaultStart is the instant T of the latest fault step.
+	FaultStart time.Time
+
+	journal       *journal.Journal
+	stopProbes    context.CancelFunc
+	probesDone    sync.WaitGroup
+	readiness     []*probe.Readiness
+	controlPlanes []*probe.ControlPlane
+
+	mu       sync.Mutex
+	injected []fault.Fault
+	hit      map[string]bool // nodes a fault broke and no reboot has healed yet
+	seq      int
+}
+
+// New returns a scenario that records on a new timeline.
+func New(clock experiments.Clock, journalPath string) *Scenario {
+	return &Scenario{
+		Timeline:    experiments.NewTimeline(clock),
+		Networkd:    DefaultNetworkd(),
+		JournalPath: journalPath,
+		hit:         map[string]bool{},
+	}
+}
+
+// DefaultNetworkd is the lab's systemd-networkd: v249 with its default
+// ManageForeignRoutingPolicyRules=yes, managing eth0. Foreign routes are left
+// alone, as in the 2023 incident, where the rules were what broke.
+func DefaultNetworkd() fault.NetworkdConfig {
+	cfg := fault.DefaultNetworkdConfig()
+	cfg.ManageForeignRoutingPolicyRules = true
+	cfg.ManageForeignRoutes = false
+	cfg.ManagedLinks = []string{"eth0"}
+	return cfg
+}
+
+// Provision brings the fleet up and starts the probes; it returns once every
+// cluster's readiness probe has its first sample of every node.
+func (s *Scenario) Provision(ctx context.Context, p Provider, topo topology.Topology) error {
+	fleet, err := p.Up(ctx, topo)
+	if err != nil {
+		return fmt.Errorf("provision %s fleet: %w", p.Name(), err)
+	}
+	s.Fleet = fleet
+	probeCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	s.stopProbes = cancel
+	for _, rc := range fleet.Topology().Clusters() {
+		cfg, err := fleet.RESTConfig(rc.Cluster.Name)
+		if err != nil {
+			return err
+		}
+		r := &probe.Readiness{Cluster: rc.Cluster.Name, Region: rc.Region.Name, Config: cfg, Timeline: s.Timeline}
+		if err := r.Run(probeCtx); err != nil {
+			return err
+		}
+		s.readiness = append(s.readiness, r)
+		cp := &probe.ControlPlane{Cluster: rc.Cluster.Name, Region: rc.Region.Name, Config: cfg,
+			Interval: 250 * time.Millisecond, Timeout: time.Second, Timeline: s.Timeline, OnChange: r.SetReachable}
+		s.controlPlanes = append(s.controlPlanes, cp)
+		s.probesDone.Add(1)
+		go func() {
+			defer s.probesDone.Done()
+			_ = cp.Run(probeCtx)
+		}()
+	}
+	return nil
+}
+
+// Readiness is the latest observed Ready/NotReady status of every node.
+func (s *Scenario) Readiness() map[string]string {
+	out := map[string]string{}
+	for _, r := range s.readiness {
+		for n, st := range r.Current() {
+			out[n] = st
+		}
+	}
+	return out
+}
+
+// ControlPlanes is the latest observed reachability of every cluster.
+func (s *Scenario) ControlPlanes() map[string]string {
+	out := map[string]string{}
+	for _, cp := range s.controlPlanes {
+		out[cp.Cluster] = cp.Status()
+	}
+	return out
+}
+
+// WaitAllReady waits until the probes see every fleet node Ready.
+func (s *Scenario) WaitAllReady(ctx context.Context, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		ready := s.Readiness()
+		var missing []string
+		for _, n := range s.Fleet.Nodes() {
+			if ready[n.Name] != experiments.Ready {
+				missing = append(missing, n.Name)
+			}
+		}
+		if len(missing) == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			sort.Strings(missing)
+			return fmt.Errorf("%d nodes not Ready after %s: %v", len(missing), timeout, missing)
+		}
+		if err := s.Timeline.Clock().Sleep(ctx, 100*time.Millisecond); err != nil {
+			return err
+		}
+	}
+}
+
+// RestartNetworkd restarts systemd-networkd on the selected nodes, each at
+// T + its offset, where T is now. It returns once every injection is done.
+func (s *Scenario) RestartNetworkd(ctx context.Context, sel target.Selection) error {
+	if s.journal == nil {
+		j, err := journal.Open(s.JournalPath)
+		if err != nil {
+			return err
+		}
+		s.journal = j
+	}
+	clock := s.Timeline.Clock()
+	start := clock.Now()
+	s.FaultStart = start
+	for _, e := range sel.Events("networkd-restart", start) {
+		s.Timeline.Append(e)
+	}
+	var (
+		wg   sync.WaitGroup
+		mu   sync.Mutex
+		errs *multierror.Error
+	)
+	for _, pick := range sel.Picks {
+		s.mu.Lock()
+		s.seq++
+		id := fmt.Sprintf("%s/networkd-restart/%d", pick.Node.Name, s.seq)
+		s.mu.Unlock()
+		f := fault.NewNetworkdRestart(pick.Node.Name, pick.Node.NetNSPath, s.Networkd, s.journal, id)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := clock.Sleep(ctx, start.Add(pick.Offset).Sub(clock.Now())); err != nil {
+				return
+			}
+			err := f.Inject(ctx)
+			s.recordFault(pick.Node, f, "injected", err)
+			s.mu.Lock()
+			s.injected = append(s.injected, f)
+			if err == nil {
+				s.hit[pick.Node.Name] = true
+			}
+			s.mu.Unlock()
+			if err != nil {
+				mu.Lock()
+				errs = multierror.Append(errs, err)
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return errs.ErrorOrNil()
+}
+
+func (s *Scenario) recordFault(n infra.Node, f fault.Fault, status string, err error) {
+	e := experiments.Event{Kind: experiments.KindFault, Name: f.Name(), Status: status,
+		Node: n.Name, Cluster: n.Cluster, Region: n.Region}
+	if err != nil {
+		e.Status = "failed"
+		e.Detail = map[string]string{"error": err.Error()}
+	}
+	s.Timeline.Append(e)
+}
+
+// Hit reports whether a fault broke the node and no reboot healed it since.
+func (s *Scenario) Hit(node string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.hit[node]
+}
+
+// RebootBroken reboots, group by group and parallel at a time, the nodes of
+// each group that are broken: observed NotReady, or broken by a fault while
+// their control plane could not say so.
+func (s *Scenario) RebootBroken(ctx context.Context, groups []action.Group, parallel int) error {
+	ready := s.Readiness()
+	todo := make([]action.Group, len(groups))
+	for i, g := range groups {
+		todo[i].Name = g.Name
+		for _, n := range g.Nodes {
+			if ready[n.Name] == experiments.NotReady || s.Hit(n.Name) {
+				todo[i].Nodes = append(todo[i].Nodes, n)
+			}
+		}
+	}
+	err := action.RebootInOrder(ctx, rebootHealer{s}, todo, parallel, s.Timeline)
+	return err
+}
+
+// rebootHealer reboots through the fleet and forgets that the node was hit:
+// a reboot restores its network in boot order.
+type rebootHealer struct{ s *Scenario }
+
+func (r rebootHealer) Reboot(ctx context.Context, node string) error {
+	if err := r.s.Fleet.Reboot(ctx, node); err != nil {
+		return err
+	}
+	r.s.mu.Lock()
+	delete(r.s.hit, node)
+	r.s.mu.Unlock()
+	return nil
+}
+
+// Teardown reverts every fault still in place, stops the probes and takes
+// the fleet down. It always does all three, and reports every failure.
+func (s *Scenario) Teardown(ctx context.Context) error {
+	var errs *multierror.Error
+	s.mu.Lock()
+	injected := s.injected
+	s.injected = nil
+	s.mu.Unlock()
+	if len(injected) > 0 {
+		errs = multierror.Append(errs, fault.RevertAll(ctx, injected, 32))
+	}
+	if s.stopProbes != nil {
+		s.stopProbes()
+		s.probesDone.Wait()
+	}
+	if s.Fleet != nil {
+		errs = multierror.Append(errs, s.Fleet.Down(ctx))
+	}
+	if s.journal != nil {
+		errs = multierror.Append(errs, s.journal.Close())
+	}
+	err := errs.ErrorOrNil()
+	if err != nil {
+		return fmt.Errorf("tear down: %w", err)
+	}
+	return nil
+}
+
+// ErrNoFleet is returned by steps that need a fleet before one is described.
+var ErrNoFleet = errors.New("no fleet yet: start the scenario with \"Given a fleet on the lab:\"")

@@ -1,0 +1,147 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/cucumber/godog"
+
+	"github.com/aftershock-sre/aftershock/experiments/action"
+	"github.com/aftershock-sre/aftershock/experiments/target"
+	"github.com/aftershock-sre/aftershock/infra/topology"
+)
+
+func (steps) networkdRestartsOnPercent(ctx context.Context, pct, where, n, unit string) error {
+	p, err := percent(pct)
+	if err != nil {
+		return err
+	}
+	return restartNetworkd(ctx, target.Amount{Percent: p}, target.Scope{Region: region(where)}, n, unit)
+}
+
+func (steps) networkdRestartsOnCountPerCluster(ctx context.Context, num, role, where, n, unit string) error {
+	c, err := count(num)
+	if err != nil {
+		return err
+	}
+	scope := target.Scope{Region: region(where), ClusterRole: topology.ClusterRole(role)}
+	return restartNetworkd(ctx, target.Amount{Count: c, PerCluster: true}, scope, n, unit)
+}
+
+// everyKinds maps "every <kind>" phrases to scopes.
+var everyKinds = map[string]target.Scope{
+	"parent worker":             {ClusterRole: topology.Parent, NodeRole: topology.Worker},
+	"parent control-plane node": {ClusterRole: topology.Parent, NodeRole: topology.ControlPlane},
+	"child cluster node":        {ClusterRole: topology.Child},
+	"node":                      {},
+}
+
+func (steps) networkdRestartsOnEvery(ctx context.Context, kind, where, n, unit string) error {
+	scope := everyKinds[kind]
+	scope.Region = region(where)
+	return restartNetworkd(ctx, target.Amount{All: true}, scope, n, unit)
+}
+
+func restartNetworkd(ctx context.Context, amount target.Amount, scope target.Scope, n, unit string) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	window, err := duration(n, unit)
+	if err != nil {
+		return err
+	}
+	if err := st.ensureFleet(ctx); err != nil {
+		return err
+	}
+	sel, err := target.Select(st.nodes(), target.Spec{Amount: amount, Scope: scope, Window: window, Seed: st.opts.Seed})
+	if err != nil {
+		return err
+	}
+	if st.opts.Plan {
+		st.planf("networkd-restart: %s", sel)
+		for _, p := range sel.Picks {
+			st.planf("  T+%-8s %s (%s)", p.Offset.Round(1e6), p.Node.Name, p.Node.Cluster)
+		}
+		return nil
+	}
+	return st.sc.RestartNetworkd(ctx, sel)
+}
+
+func (steps) operatorsRebootInOrder(ctx context.Context, parallel string, table *godog.Table) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	width, err := count(parallel)
+	if err != nil {
+		return fmt.Errorf("reboot parallelism: %w", err)
+	}
+	named, err := groupTable(table)
+	if err != nil {
+		return err
+	}
+	if err := st.ensureFleet(ctx); err != nil {
+		return err
+	}
+	groups := resolveGroups(st, named)
+	if st.opts.Plan {
+		for _, g := range groups {
+			st.planf("reboot the NotReady nodes of %s (%d nodes in the group), %d at a time", g.Name, len(g.Nodes), width)
+		}
+		return nil
+	}
+	return st.sc.RebootBroken(ctx, groups, width)
+}
+
+// resolveGroups turns group names into the fleet's nodes.
+func resolveGroups(st *state, named []namedGroup) []action.Group {
+	nodes := st.nodes()
+	groups := make([]action.Group, len(named))
+	for i, g := range named {
+		groups[i].Name = g.Name
+		for _, n := range nodes {
+			if matches(g.Scope, n.Node) {
+				groups[i].Nodes = append(groups[i].Nodes, n)
+			}
+		}
+	}
+	return groups
+}
+
+func matches(s target.Scope, n topology.Node) bool {
+	return (s.Region == "" || s.Region == n.Region) &&
+		(s.Cloud == "" || s.Cloud == n.Cloud) &&
+		(s.Cluster == "" || s.Cluster == n.Cluster) &&
+		(s.ClusterRole == "" || s.ClusterRole == n.ClusterRole) &&
+		(s.NodeRole == "" || s.NodeRole == n.Role)
+}
+
+// childClusters lists the child clusters of a region ("" for all), failing
+// on a region the fleet does not have.
+func childClusters(st *state, where string) ([]string, error) {
+	if st.topo == nil {
+		return nil, fmt.Errorf("no fleet yet: start the scenario with \"Given a fleet on the lab:\"")
+	}
+	var out, regions []string
+	found := where == ""
+	for _, rc := range st.topo.Clusters() {
+		if rc.Region.Name == where {
+			found = true
+		}
+		if (where == "" || rc.Region.Name == where) && rc.Cluster.Role == topology.Child {
+			out = append(out, rc.Cluster.Name)
+		}
+	}
+	for _, r := range st.topo.Regions {
+		regions = append(regions, r.Name)
+	}
+	if !found {
+		return nil, fmt.Errorf("unknown region %q (the fleet has %s)", where, strings.Join(regions, ", "))
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("region %q has no child cluster", where)
+	}
+	return out, nil
+}

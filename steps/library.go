@@ -1,0 +1,112 @@
+package steps
+
+import (
+	"fmt"
+	"io"
+	"strings"
+
+	"github.com/cucumber/godog"
+)
+
+// Phrase is one step of the library: its anchored pattern, an example an SRE
+// can copy, and what it does.
+type Phrase struct {
+	Keyword string // Given, When or Then
+	Pattern string
+	Example string
+	Doc     string
+	handler any
+}
+
+// Library lists every phrase, in the order docs/steps.md shows them.
+func Library() []Phrase {
+	s := &steps{}
+	return []Phrase{
+		{"Given", `^a fleet on the lab:$`, "Given a fleet on the lab:\n  | region | cloud | parent control-plane nodes | parent workers | child clusters | nodes per child cluster |\n  | us1    | aws   | 1                          | 2              | 2              | 4                       |",
+			"Describes the fleet, one region per row. Each region gets a parent cluster and its child clusters, whose control planes run on the parent's workers. The fleet is built when a later step first needs it.", s.aFleetOnTheLab},
+		{"Given", `^every node runs systemd-networkd with ManageForeignRoutingPolicyRules=(yes|no)$`, "Given every node runs systemd-networkd with ManageForeignRoutingPolicyRules=no",
+			"Whether a networkd restart deletes the routing-policy rules it did not create (systemd ≥ v248; yes is the default).", s.networkdManagesForeignRules},
+		{"Given", `^every node runs systemd-networkd with ManageForeignRoutes=(yes|no)$`, "Given every node runs systemd-networkd with ManageForeignRoutes=yes",
+			"Whether a networkd restart also deletes foreign routes on the links it manages (the lab's default: no).", s.networkdManagesForeignRoutes},
+		{"Given", `^the CNI installs its routing-policy rules with protocol (kernel|boot|static|unspec)$`, "Given the CNI installs its routing-policy rules with protocol kernel",
+			"The protocol the CNI stamps on its ip rules. kernel is Cilium's post-incident fix: networkd leaves those alone.", s.cniRuleProtocol},
+		{"Given", `^all nodes are Ready$`, "Given all nodes are Ready",
+			"Builds the fleet if needed and waits until every node is Ready in its cluster's API server.", s.allNodesAreReady},
+		{"When", `^systemd-networkd restarts on (\d+(?:\.\d+)?)% of nodes in (all regions|[a-z][a-z0-9-]*)(?: within (\d+) (seconds?|minutes?))?$`, "When systemd-networkd restarts on 60% of nodes in all regions within 10 seconds",
+			"Restarts networkd on a share of every cluster's nodes (rounded half away from zero, per cluster), each at a random instant within the window, like OnCalendar with RandomizedDelaySec.", s.networkdRestartsOnPercent},
+		{"When", `^systemd-networkd restarts on (\d+) nodes? of every (child|parent) cluster in (all regions|[a-z][a-z0-9-]*)(?: within (\d+) (seconds?|minutes?))?$`, "When systemd-networkd restarts on 2 nodes of every child cluster in eu1",
+			"Restarts networkd on that many nodes of each matching cluster.", s.networkdRestartsOnCountPerCluster},
+		{"When", `^systemd-networkd restarts on every (parent worker|parent control-plane node|child cluster node|node) in (all regions|[a-z][a-z0-9-]*)(?: within (\d+) (seconds?|minutes?))?$`, "When systemd-networkd restarts on every parent worker in us1",
+			"Restarts networkd on every node of a kind.", s.networkdRestartsOnEvery},
+		{"When", `^operators reboot the NotReady nodes in order, (\d+) at a time:$`, "When operators reboot the NotReady nodes in order, 4 at a time:\n  | parent control-plane nodes |\n  | parent workers             |\n  | child cluster nodes        |",
+			"Reboots the broken nodes of each group (observed NotReady, or broken while their control plane could not tell), a group only after the previous group's reboots finished.", s.operatorsRebootInOrder},
+		{"Then", `^within (\d+) (seconds?|minutes?) at least (\d+(?:\.\d+)?)% of nodes are NotReady$`, "Then within 15 seconds at least 55% of nodes are NotReady",
+			"At some instant within the time after the fault started, at least that share of all nodes was NotReady at once.", s.withinAtLeastNotReady},
+		{"Then", `^every region has NotReady nodes$`, "Then every region has NotReady nodes",
+			"Since the fault started, every region had at least one NotReady node.", s.everyRegionHasNotReadyNodes},
+		{"Then", `^the control plane of every child cluster in (all regions|[a-z][a-z0-9-]*) is unreachable$`, "Then the control plane of every child cluster in us1 is unreachable",
+			"Within 15 seconds of the fault, every child cluster's API server there stopped answering.", s.childControlPlanesUnreachable},
+		{"Then", `^no child cluster node in (all regions|[a-z][a-z0-9-]*) was hit by the fault$`, "Then no child cluster node in us1 was hit by the fault",
+			"The fault selected no node of a child cluster there: whatever broke there broke through the hierarchy.", s.noChildNodeHit},
+		{"Then", `^all nodes are Ready within (\d+) (seconds?|minutes?)$`, "Then all nodes are Ready within 2 minutes",
+			"From this step on, every node is Ready at once before the time runs out.", s.allNodesReadyWithin},
+		{"Then", `^for (\d+) (seconds?|minutes?) no node becomes NotReady$`, "Then for 20 seconds no node becomes NotReady",
+			"Watches for that long; any node seen NotReady fails the step.", s.noNodeNotReadyFor},
+		{"Then", `^nodes became Ready in this order:$`, "Then nodes became Ready in this order:\n  | parent control-plane nodes |\n  | parent workers             |\n  | child cluster nodes        |",
+			"After the fault, in every region, each disrupted node of a group was Ready again before any disrupted node of a later group. A node counts as disrupted while it was NotReady, or while its control plane could not be reached.", s.nodesBecameReadyInOrder},
+	}
+}
+
+// register adds every phrase of the library to sc.
+func register(sc *godog.ScenarioContext) {
+	for _, p := range Library() {
+		sc.Step(p.Pattern, p.handler)
+	}
+}
+
+// Groups lists the group names the order tables accept.
+func Groups() []string {
+	names := make([]string, 0, len(groupScopes))
+	for _, g := range groupOrder {
+		names = append(names, g)
+	}
+	return names
+}
+
+// WriteMarkdown writes the step reference (docs/steps.md).
+func WriteMarkdown(w io.Writer) error {
+	var b strings.Builder
+	b.WriteString("# Step reference\n\n")
+	b.WriteString("Generated by `aftershock steps --markdown` from the step library (steps/library.go); `make test` fails if this file drifts.\n\n")
+	b.WriteString("Durations are `N second(s)` or `N minute(s)`. Regions are names from the fleet table, or `all regions`.\n")
+	fmt.Fprintf(&b, "Order tables take one group per row: %s.\n", strings.Join(quoteAll(Groups()), ", "))
+	for _, p := range Library() {
+		fmt.Fprintf(&b, "\n## %s %s\n\n%s\n\n```gherkin\n%s\n```\n\nPattern: `%s`\n", p.Keyword, title(p.Example), p.Doc, p.Example, p.Pattern)
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// WriteText writes the phrases for `aftershock steps`.
+func WriteText(w io.Writer) error {
+	for _, p := range Library() {
+		if _, err := fmt.Fprintf(w, "%s\n    %s\n\n", p.Pattern, strings.ReplaceAll(p.Example, "\n", "\n    ")); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func title(example string) string {
+	first, _, _ := strings.Cut(example, "\n")
+	_, rest, _ := strings.Cut(first, " ")
+	return rest
+}
+
+func quoteAll(items []string) []string {
+	out := make([]string, len(items))
+	for i, s := range items {
+		out[i] = `"` + s + `"`
+	}
+	return out
+}

@@ -1,0 +1,155 @@
+package steps
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/cucumber/godog"
+
+	"github.com/aftershock-sre/aftershock/experiments"
+	"github.com/aftershock-sre/aftershock/experiments/scenario"
+	"github.com/aftershock-sre/aftershock/infra"
+	"github.com/aftershock-sre/aftershock/infra/topology"
+)
+
+// Options configure the step library for a run.
+type Options struct {
+	// Provider builds fleets; it is not used when planning.
+	Provider scenario.Provider
+	// Seed makes every targeting step reproducible.
+	Seed uint64
+	// JournalDir receives each scenario's injection journal.
+	JournalDir string
+	// Plan makes every step a dry run: arguments are checked and each fault
+	// step prints what it would hit to PlanOut; nothing is created.
+	Plan    bool
+	PlanOut io.Writer
+	// Clock is the time source (default: the wall clock).
+	Clock experiments.Clock
+	// Timelines, if set, receives each scenario's timeline when it ends.
+	Timelines func(name string, tl *experiments.Timeline)
+}
+
+// InitializeScenario returns a godog scenario initializer for the library.
+func InitializeScenario(opts Options) func(*godog.ScenarioContext) {
+	if opts.Clock == nil {
+		opts.Clock = experiments.RealClock{}
+	}
+	var counter atomic.Int64
+	return func(sc *godog.ScenarioContext) {
+		register(sc)
+		sc.Before(func(ctx context.Context, s *godog.Scenario) (context.Context, error) {
+			id := counter.Add(1)
+			journal := filepath.Join(opts.JournalDir, fmt.Sprintf("scenario-%d.jsonl", id))
+			st := &state{opts: opts, source: s.Uri, name: s.Name, sc: scenario.New(opts.Clock, journal)}
+			st.sc.Timeline.Append(experiments.Event{Kind: experiments.KindStep, Name: "scenario: " + s.Name, Status: "started"})
+			return context.WithValue(ctx, stateKey{}, st), nil
+		})
+		sc.StepContext().Before(func(ctx context.Context, step *godog.Step) (context.Context, error) {
+			if st, ok := ctx.Value(stateKey{}).(*state); ok {
+				st.stepStart = st.opts.Clock.Now()
+				st.sc.Timeline.Append(experiments.Event{Kind: experiments.KindStep, Name: step.Text, Status: "started"})
+			}
+			return ctx, nil
+		})
+		sc.StepContext().After(func(ctx context.Context, step *godog.Step, status godog.StepResultStatus, err error) (context.Context, error) {
+			if st, ok := ctx.Value(stateKey{}).(*state); ok {
+				e := experiments.Event{Kind: experiments.KindStep, Name: step.Text, Status: status.String()}
+				if err != nil {
+					e.Detail = map[string]string{"error": err.Error()}
+				}
+				st.sc.Timeline.Append(e)
+			}
+			return ctx, nil
+		})
+		sc.After(func(ctx context.Context, s *godog.Scenario, err error) (context.Context, error) {
+			st, ok := ctx.Value(stateKey{}).(*state)
+			if !ok {
+				return ctx, nil
+			}
+			// Tear down even when the run was interrupted.
+			downErr := st.sc.Teardown(context.WithoutCancel(ctx))
+			st.sc.Timeline.Append(experiments.Event{Kind: experiments.KindStep, Name: "scenario: " + s.Name, Status: "ended"})
+			if opts.Timelines != nil {
+				opts.Timelines(s.Name, st.sc.Timeline)
+			}
+			return ctx, downErr
+		})
+	}
+}
+
+type stateKey struct{}
+
+// state is one scenario's state, carried in its context.
+type state struct {
+	opts      Options
+	source    string
+	name      string
+	topo      *topology.Topology
+	sc        *scenario.Scenario
+	stepStart time.Time
+}
+
+func stateFrom(ctx context.Context) (*state, error) {
+	st, ok := ctx.Value(stateKey{}).(*state)
+	if !ok {
+		return nil, fmt.Errorf("step used outside an aftershock scenario")
+	}
+	return st, nil
+}
+
+// ensureFleet builds the described fleet on first use and waits until every
+// node is Ready. When planning it only checks that a fleet was described.
+func (st *state) ensureFleet(ctx context.Context) error {
+	if st.topo == nil {
+		return scenario.ErrNoFleet
+	}
+	if st.opts.Plan || st.sc.Fleet != nil {
+		return nil
+	}
+	if st.opts.Provider == nil {
+		return fmt.Errorf("no fleet provider configured")
+	}
+	if err := st.sc.Provision(ctx, st.opts.Provider, *st.topo); err != nil {
+		return err
+	}
+	return st.sc.WaitAllReady(ctx, 3*time.Minute)
+}
+
+// nodes are the fleet's nodes: the live ones, or, when planning, the ones
+// the topology lays out.
+func (st *state) nodes() []infra.Node {
+	if st.sc.Fleet != nil {
+		return st.sc.Fleet.Nodes()
+	}
+	if st.topo == nil {
+		return nil
+	}
+	var out []infra.Node
+	for _, n := range st.topo.Nodes() {
+		out = append(out, infra.Node{Node: n})
+	}
+	return out
+}
+
+func names(nodes []infra.Node) []string {
+	out := make([]string, len(nodes))
+	for i, n := range nodes {
+		out[i] = n.Name
+	}
+	return out
+}
+
+// planf prints one line of the plan.
+func (st *state) planf(format string, args ...any) {
+	if st.opts.PlanOut != nil {
+		fmt.Fprintf(st.opts.PlanOut, "  "+format+"\n", args...)
+	}
+}
+
+func yes(s string) bool { return strings.EqualFold(s, "yes") }

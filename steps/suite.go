@@ -1,0 +1,93 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/cucumber/godog"
+)
+
+// Suite is a set of features to plan or run.
+type Suite struct {
+	// FS and Paths locate the features (Paths inside FS).
+	FS    fs.FS
+	Paths []string
+	// Tags filters scenarios, e.g. "@flagship".
+	Tags string
+	// Steps configures the step library; Plan and PlanOut are set by Plan.
+	Steps Options
+	// Output receives the pretty report of a run.
+	Output io.Writer
+	// ReportDir, if set, receives junit.xml and cucumber.json.
+	ReportDir string
+	// TestingT makes each scenario a subtest (go test).
+	TestingT *testing.T
+}
+
+// ErrPlanFailed means a feature has an undefined step or a bad argument;
+// nothing was created or injected.
+var ErrPlanFailed = errors.New("the plan failed: nothing was created or injected")
+
+// Plan runs every scenario as a dry run: every step must be defined, every
+// argument valid and every selection must match nodes. It writes what each
+// fault would hit to out. No fleet is created.
+func (s Suite) Plan(out io.Writer) error {
+	var report bytes.Buffer
+	opts := s.Steps
+	opts.Plan, opts.PlanOut, opts.Provider = true, out, nil
+	status := godog.TestSuite{
+		Name:                "aftershock-plan",
+		ScenarioInitializer: planPrinter(opts, out),
+		Options: &godog.Options{
+			Format: "progress", Output: &report, FS: s.FS, Paths: s.Paths, Tags: s.Tags,
+			Strict: true, NoColors: true, Concurrency: 1,
+		},
+	}.Run()
+	if status != 0 {
+		return fmt.Errorf("%w\n%s", ErrPlanFailed, report.String())
+	}
+	return nil
+}
+
+// planPrinter announces each scenario before its plan lines.
+func planPrinter(opts Options, out io.Writer) func(*godog.ScenarioContext) {
+	init := InitializeScenario(opts)
+	return func(sc *godog.ScenarioContext) {
+		sc.Before(func(ctx context.Context, s *godog.Scenario) (context.Context, error) {
+			fmt.Fprintf(out, "%s: %s\n", s.Uri, s.Name)
+			return ctx, nil
+		})
+		init(sc)
+	}
+}
+
+// Run plans the suite first, so that a bad feature fails before anything is
+// created, then runs it for real. It returns 0 only if every scenario passed.
+func (s Suite) Run(planOut io.Writer) (int, error) {
+	if err := s.Plan(planOut); err != nil {
+		return 1, err
+	}
+	format := "pretty"
+	if s.ReportDir != "" {
+		if err := os.MkdirAll(s.ReportDir, 0o755); err != nil {
+			return 1, fmt.Errorf("report folder: %w", err)
+		}
+		format += ",junit:" + filepath.Join(s.ReportDir, "junit.xml") + ",cucumber:" + filepath.Join(s.ReportDir, "cucumber.json")
+	}
+	status := godog.TestSuite{
+		Name:                "aftershock",
+		ScenarioInitializer: InitializeScenario(s.Steps),
+		Options: &godog.Options{
+			Format: format, Output: s.Output, FS: s.FS, Paths: s.Paths, Tags: s.Tags,
+			Strict: true, Concurrency: 1, TestingT: s.TestingT,
+		},
+	}.Run()
+	return status, nil
+}

@@ -1,0 +1,227 @@
+package steps
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/cucumber/godog"
+
+	"github.com/aftershock-sre/aftershock/experiments"
+	"github.com/aftershock-sre/aftershock/experiments/slo"
+	"github.com/aftershock-sre/aftershock/infra/topology"
+)
+
+// pollInterval is how often a waiting verdict re-reads the timeline.
+const pollInterval = 200 * time.Millisecond
+
+// await re-evaluates check on the timeline until it passes or the deadline
+// passes; the failure message is the verdict's own, naming the evidence.
+func (st *state) await(ctx context.Context, deadline time.Time, check func(events []experiments.Event) slo.Result) error {
+	clock := st.opts.Clock
+	for {
+		r := check(st.sc.Timeline.Events())
+		if r.Passed {
+			return nil
+		}
+		if !clock.Now().Before(deadline) {
+			return errors.New(r.Message)
+		}
+		if err := clock.Sleep(ctx, min(pollInterval, deadline.Sub(clock.Now())+time.Millisecond)); err != nil {
+			return err
+		}
+	}
+}
+
+// faultStart is T of the latest fault step, which "within" counts from.
+func (st *state) faultStart() (time.Time, error) {
+	if st.sc.FaultStart.IsZero() {
+		return time.Time{}, errors.New("no fault has been injected yet in this scenario")
+	}
+	return st.sc.FaultStart, nil
+}
+
+func (steps) withinAtLeastNotReady(ctx context.Context, n, unit, pct string) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	within, err := duration(n, unit)
+	if err != nil {
+		return err
+	}
+	p, err := percent(pct)
+	if err != nil {
+		return err
+	}
+	if st.opts.Plan {
+		return nil
+	}
+	from, err := st.faultStart()
+	if err != nil {
+		return err
+	}
+	nodes := names(st.nodes())
+	return st.await(ctx, from.Add(within), func(ev []experiments.Event) slo.Result {
+		return slo.NotReadyFractionWithin(ev, nodes, from, within, p/100)
+	})
+}
+
+func (steps) everyRegionHasNotReadyNodes(ctx context.Context) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	if st.opts.Plan {
+		return nil
+	}
+	from, err := st.faultStart()
+	if err != nil {
+		return err
+	}
+	r := slo.EveryRegionHit(st.sc.Timeline.Events(), names(st.nodes()), from, st.opts.Clock.Now().Sub(from))
+	if !r.Passed {
+		return errors.New(r.Message)
+	}
+	return nil
+}
+
+// controlPlaneTimeout bounds how long a cut control plane may take to stop
+// answering.
+const controlPlaneTimeout = 15 * time.Second
+
+func (steps) childControlPlanesUnreachable(ctx context.Context, where string) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	clusters, err := childClusters(st, region(where))
+	if err != nil {
+		return err
+	}
+	if st.opts.Plan {
+		return nil
+	}
+	from, err := st.faultStart()
+	if err != nil {
+		return err
+	}
+	return st.await(ctx, from.Add(controlPlaneTimeout), func(ev []experiments.Event) slo.Result {
+		return slo.ControlPlaneUnreachableWithin(ev, clusters, from, controlPlaneTimeout)
+	})
+}
+
+func (steps) noChildNodeHit(ctx context.Context, where string) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	if _, err := childClusters(st, region(where)); err != nil {
+		return err
+	}
+	if st.opts.Plan {
+		return nil
+	}
+	for _, e := range st.sc.Timeline.Events() {
+		if e.Kind != experiments.KindSelection || (region(where) != "" && e.Region != region(where)) {
+			continue
+		}
+		for _, n := range st.nodes() {
+			if n.Name == e.Node && n.ClusterRole == topology.Child {
+				return fmt.Errorf("child cluster node %s (%s) was hit by %s at %s", e.Node, e.Cluster, e.Name, e.Time.Format(time.RFC3339Nano))
+			}
+		}
+	}
+	return nil
+}
+
+func (steps) allNodesReadyWithin(ctx context.Context, n, unit string) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	within, err := duration(n, unit)
+	if err != nil {
+		return err
+	}
+	if st.opts.Plan {
+		return nil
+	}
+	from := st.stepStart
+	nodes := names(st.nodes())
+	return st.await(ctx, from.Add(within), func(ev []experiments.Event) slo.Result {
+		return slo.AllReadyWithin(ev, nodes, from, within)
+	})
+}
+
+func (steps) noNodeNotReadyFor(ctx context.Context, n, unit string) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := duration(n, unit)
+	if err != nil {
+		return err
+	}
+	if st.opts.Plan {
+		return nil
+	}
+	from := st.stepStart
+	nodes := names(st.nodes())
+	clock := st.opts.Clock
+	for {
+		r := slo.NoneNotReadyFor(st.sc.Timeline.Events(), nodes, from, d)
+		if !r.Passed {
+			return errors.New(r.Message)
+		}
+		if !clock.Now().Before(from.Add(d)) {
+			return nil
+		}
+		if err := clock.Sleep(ctx, pollInterval); err != nil {
+			return err
+		}
+	}
+}
+
+func (steps) nodesBecameReadyInOrder(ctx context.Context, table *godog.Table) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	named, err := groupTable(table)
+	if err != nil {
+		return err
+	}
+	if st.opts.Plan {
+		return nil
+	}
+	from, err := st.faultStart()
+	if err != nil {
+		return err
+	}
+	// The hierarchy that dictates the order is per region: a child cluster
+	// waits for its own region's parent, never for another region's.
+	resolved := resolveGroups(st, named)
+	var failures []string
+	for _, r := range st.topo.Regions {
+		var groups []slo.Group
+		for _, g := range resolved {
+			var members []string
+			for _, n := range g.Nodes {
+				if n.Region == r.Name {
+					members = append(members, n.Name)
+				}
+			}
+			groups = append(groups, slo.Group{Name: g.Name, Nodes: members})
+		}
+		if res := slo.RecoveryOrder(st.sc.Timeline.Events(), groups, from, 0); !res.Passed {
+			failures = append(failures, "region "+r.Name+": "+res.Message)
+		}
+	}
+	if len(failures) > 0 {
+		return errors.New(strings.Join(failures, "\n"))
+	}
+	return nil
+}
