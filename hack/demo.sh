@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# make demo: brings a preset lab up, shows its status, and always tears it
-# down again, even on failure or Ctrl-C.
+# make demo: runs the flagship scenario, apt-ocalypse.feature, on the embedded
+# lab and says where the report is. The run always reverts its faults and tears
+# its lab down, even on failure or Ctrl-C.
 set -euo pipefail
 bin=${AFTERSHOCK_BIN:-bin/aftershock}
-preset=${PRESET:-three-regions}
-run=demo$$
-down() { "$bin" lab down --run "$run" >/dev/null 2>&1 || true; }
-trap down EXIT INT TERM
-"$bin" lab up --preset "$preset" --run "$run"
-"$bin" lab status --run "$run"
-down
-trap - EXIT
-echo "demo done: lab $run came up with every node Ready and was torn down"
+report=${REPORT_DIR:-reports/out/demo-$(date -u +%Y%m%dT%H%M%SZ)}
+start=$(date +%s)
+status=0
+"$bin" run --tags @flagship --report-dir "$report" || status=$?
+echo
+echo "demo finished in $(( $(date +%s) - start ))s with exit code $status"
+echo "the report is in $report: junit.xml, cucumber.json, timeline.json"
+exit "$status"

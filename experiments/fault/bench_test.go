@@ -45,7 +45,7 @@ var (
 // the same width.
 func BenchmarkNetworkdRestartFanout(b *testing.B) {
 	requireRoot(b)
-	nodes := 60
+	nodes := 300
 	if s := os.Getenv(fanoutNodesEnv); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
@@ -55,6 +55,7 @@ func BenchmarkNetworkdRestartFanout(b *testing.B) {
 	}
 	const width = 32
 	ctx := context.Background()
+	hit := nodes * 60 / 100 // networkd restarts on 60% of the fleet
 
 	names := make([]string, nodes)
 	for i := range names {
@@ -87,8 +88,8 @@ func BenchmarkNetworkdRestartFanout(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		for _, journalled := range []bool{true, false} {
-			faults := make([]Fault, nodes)
-			for k, ns := range names {
+			faults := make([]Fault, hit)
+			for k, ns := range names[:hit] {
 				f := NewNetworkdRestart(ns, nsPath(ns), cfg, nil, "")
 				if journalled {
 					f.Journal, f.ID = j, fmt.Sprintf("bench/%s/networkd-restart/%d", ns, i)
@@ -112,7 +113,7 @@ func BenchmarkNetworkdRestartFanout(b *testing.B) {
 					b.Fatalf("%s: snapshot of %d rules, want %d", f.Target(), len(s.Rules), len(benchForeign))
 				}
 			}
-			if out := run(b, "ip", "-n", names[nodes-1], "rule", "show"); strings.Contains(out, "lookup 2004") {
+			if out := run(b, "ip", "-n", names[hit-1], "rule", "show"); strings.Contains(out, "lookup 2004") {
 				b.Fatalf("rules left after InjectAll:\n%s", out)
 			}
 			if err := RevertAll(ctx, faults, width); err != nil {
@@ -121,7 +122,7 @@ func BenchmarkNetworkdRestartFanout(b *testing.B) {
 		}
 
 		start := time.Now()
-		err := parallel(names, width, func(ns string) error {
+		err := parallel(names[:hit], width, func(ns string) error {
 			for _, pref := range benchForeign {
 				if out, err := exec.Command("ip", "-n", ns, "rule", "del", "pref", pref).CombinedOutput(); err != nil {
 					return fmt.Errorf("ip -n %s rule del pref %s: %w: %s", ns, pref, err, out)
@@ -133,7 +134,7 @@ func BenchmarkNetworkdRestartFanout(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		if err := parallel(names, width, func(ns string) error {
+		if err := parallel(names[:hit], width, func(ns string) error {
 			return batch(ns, append([]string{"rule add pref 100 lookup local"}, benchCiliumRules...))
 		}); err != nil {
 			b.Fatal(err)
@@ -148,8 +149,8 @@ func BenchmarkNetworkdRestartFanout(b *testing.B) {
 	b.ReportMetric(per(injectNoJournalTotal), "inject-nojournal-ms")
 	b.ReportMetric(per(baselineTotal), "iproute2-ms")
 	b.ReportMetric(ratio, "x-faster-than-iproute2")
-	b.Logf("networkd-restart on %d nodes, width %d: InjectAll %.1f ms (journalled; %.1f ms without), iproute2 `ip rule del` %.1f ms: %.1fx faster (setup of the nodes took %v)",
-		nodes, width, per(injectTotal), per(injectNoJournalTotal), per(baselineTotal), ratio, setup.Round(time.Millisecond))
+	fmt.Printf("networkd-restart on 60%% of %d nodes (%d), width %d: InjectAll %.1f ms (journalled; %.1f ms without), iproute2 `ip rule del` %.1f ms: %.1fx faster (target >= 20x; setup of the nodes took %v)\n",
+		nodes, hit, width, per(injectTotal), per(injectNoJournalTotal), per(baselineTotal), ratio, setup.Round(time.Millisecond))
 }
 
 // parallel runs do for every name, width at a time, and returns the errors.

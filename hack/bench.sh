@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# make bench: prints the figures the issues ask for. Benchmarks run once each
+# (-benchtime 1x): every iteration is a whole lab, not a micro-operation.
+set -euo pipefail
+say() { printf '\n### %s\n' "$*"; }
+
+say "lab bring-up, teardown, memory and CPU (issue 2)"
+go test -count=1 -run '^$' -bench 'BenchmarkLab' -benchtime 1x -timeout 30m ./infra/lab/
+
+say "networkd-restart fan-out versus iproute2 subprocesses (issue 3)"
+go test -count=1 -run '^$' -bench 'Fanout' -benchtime 1x -timeout 10m ./experiments/fault/
+
+say "NotReady detection latency over the grace period (issue 3)"
+go test -count=1 -run '^$' -bench 'DetectionLatency' -benchtime 1x -timeout 10m ./experiments/scenario/
+
+say "wall time of make demo with the binaries cached (issue 3)"
+start=$(date +%s%N)
+hack/demo.sh >/dev/null
+ms=$(( ($(date +%s%N) - start) / 1000000 ))
+printf 'make demo (flagship scenario, binaries cached): %d.%03d s\n' $((ms / 1000)) $((ms % 1000))
