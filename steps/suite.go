@@ -3,12 +3,14 @@ package steps
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/cucumber/godog"
@@ -21,6 +23,9 @@ type Suite struct {
 	Paths []string
 	// Tags filters scenarios, e.g. "@flagship".
 	Tags string
+	// URIPrefix is put before feature paths in messages, e.g. "/" when FS
+	// is the root file system.
+	URIPrefix string
 	// Steps configures the step library; Plan and PlanOut are set by Plan.
 	Steps Options
 	// Output receives the pretty report of a run.
@@ -46,14 +51,64 @@ func (s Suite) Plan(out io.Writer) error {
 		Name:                "aftershock-plan",
 		ScenarioInitializer: planPrinter(opts, out),
 		Options: &godog.Options{
-			Format: "progress", Output: &report, FS: s.FS, Paths: s.Paths, Tags: s.Tags,
+			Format: "cucumber", Output: &report, FS: s.FS, Paths: s.Paths, Tags: s.Tags,
 			Strict: true, NoColors: true, Concurrency: 1,
 		},
 	}.Run()
-	if status != 0 {
-		return fmt.Errorf("%w\n%s", ErrPlanFailed, report.String())
+	if status == 0 {
+		return nil
 	}
-	return nil
+	problems, err := planProblems(report.Bytes(), s.URIPrefix)
+	if err != nil || len(problems) == 0 {
+		// The features did not even parse: godog has said where on stderr.
+		return fmt.Errorf("%w: the features could not be read", ErrPlanFailed)
+	}
+	return fmt.Errorf("%w:\n%s", ErrPlanFailed, strings.Join(problems, "\n"))
+}
+
+// cucumberFeature is the part of godog's cucumber JSON report a plan reads.
+type cucumberFeature struct {
+	URI      string `json:"uri"`
+	Elements []struct {
+		Steps []struct {
+			Keyword string `json:"keyword"`
+			Name    string `json:"name"`
+			Line    int    `json:"line"`
+			Result  struct {
+				Status string `json:"status"`
+				Error  string `json:"error_message"`
+			} `json:"result"`
+		} `json:"steps"`
+	} `json:"elements"`
+}
+
+// planProblems lists every step that failed the plan as
+// "file:line: step: what is wrong".
+func planProblems(report []byte, uriPrefix string) ([]string, error) {
+	var features []cucumberFeature
+	if err := json.Unmarshal(report, &features); err != nil {
+		return nil, err
+	}
+	var problems []string
+	for _, f := range features {
+		for _, e := range f.Elements {
+			for _, st := range e.Steps {
+				var why string
+				switch st.Result.Status {
+				case "failed":
+					why = st.Result.Error
+				case "undefined":
+					why = "no such step (aftershock steps lists every phrase)"
+				case "pending", "ambiguous":
+					why = st.Result.Status + " step: " + st.Result.Error
+				default:
+					continue
+				}
+				problems = append(problems, fmt.Sprintf("%s%s:%d: %s%s: %s", uriPrefix, f.URI, st.Line, st.Keyword, st.Name, why))
+			}
+		}
+	}
+	return problems, nil
 }
 
 // planPrinter announces each scenario before its plan lines.

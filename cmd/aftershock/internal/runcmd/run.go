@@ -129,16 +129,16 @@ func addSuiteFlags(cmd *cobra.Command, flags *flagpole) {
 
 // newSuite reads features from paths, or from the embedded library.
 func newSuite(paths []string, flags *flagpole) steps.Suite {
-	fsys, paths := featureSource(paths)
-	return steps.Suite{FS: fsys, Paths: paths, Tags: flags.tags, ReportDir: flags.reportDir}
+	fsys, paths, prefix := featureSource(paths)
+	return steps.Suite{FS: fsys, Paths: paths, URIPrefix: prefix, Tags: flags.tags, ReportDir: flags.reportDir}
 }
 
 // featureSource returns the file system and paths godog reads: the embedded
 // library when no path is given; else the working folder, so that reports
 // show paths as the user typed them, or / for paths outside it.
-func featureSource(paths []string) (fs.FS, []string) {
+func featureSource(paths []string) (fsys fs.FS, rel []string, uriPrefix string) {
 	if len(paths) == 0 {
-		return features.FS, []string{"."}
+		return features.FS, []string{"."}, ""
 	}
 	wd, err := os.Getwd()
 	local := make([]string, len(paths))
@@ -146,11 +146,11 @@ func featureSource(paths []string) (fs.FS, []string) {
 		abs, absErr := filepath.Abs(p)
 		rel, relErr := filepath.Rel(wd, abs)
 		if err != nil || absErr != nil || relErr != nil || !filepath.IsLocal(rel) {
-			return os.DirFS("/"), rootRelative(paths)
+			return os.DirFS("/"), rootRelative(paths), "/"
 		}
 		local[i] = rel
 	}
-	return os.DirFS(wd), local
+	return os.DirFS(wd), local, ""
 }
 
 // rootRelative makes every path relative to / for an os.DirFS("/").

@@ -1,0 +1,67 @@
+package steps
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/aftershock-sre/aftershock/infra"
+	"github.com/aftershock-sre/aftershock/infra/topology"
+)
+
+const fleetStep = `    Given a fleet on the lab:
+      | region | cloud | parent control-plane nodes | parent workers | child clusters | nodes per child cluster |
+      | us1    | aws   | 1                          | 2              | 2              | 1                       |
+`
+
+// countingProvider is a fake above the fleet boundary: it only counts how
+// often a fleet was asked for.
+type countingProvider struct{ ups int }
+
+func (*countingProvider) Name() string { return "counting" }
+func (p *countingProvider) Up(context.Context, topology.Topology) (infra.Fleet, error) {
+	p.ups++
+	return nil, errors.New("no fleet in this test")
+}
+
+// Bad input fails the plan with a message naming the file and line, and
+// Run creates nothing.
+func TestBadInputFailsThePlanAndCreatesNothing(t *testing.T) {
+	tests := []struct {
+		name, steps, want string
+	}{
+		{"unknown step", fleetStep + "    When the database melts\n", "bad.feature:6: When the database melts: no such step"},
+		{"140%", fleetStep + "    When systemd-networkd restarts on 140% of nodes in all regions\n", "bad.feature:6: When systemd-networkd restarts on 140% of nodes in all regions: 140% is not a share of nodes"},
+		{"0 nodes", fleetStep + "    When systemd-networkd restarts on 0 nodes of every child cluster in us1\n", "bad.feature:6:"},
+		{"more nodes than a cluster has", fleetStep + "    When systemd-networkd restarts on 2 nodes of every child cluster in us1\n", "bad.feature:6:"},
+		{"unknown region", fleetStep + "    When systemd-networkd restarts on 60% of nodes in eu9\n", `bad.feature:6: When systemd-networkd restarts on 60% of nodes in eu9: no node matches`},
+		{"a share that selects nothing", fleetStep + "    When systemd-networkd restarts on 10% of nodes in all regions\n", "selects no node"},
+		{"unknown group", fleetStep + "    When operators reboot the NotReady nodes in order, 4 at a time:\n      | parent workers |\n      | database nodes |\n", `bad.feature:6: When operators reboot the NotReady nodes in order, 4 at a time:: table row 2: unknown group "database nodes"`},
+		{"malformed fleet table", "    Given a fleet on the lab:\n      | region | provider |\n      | us1    | aws      |\n", `bad.feature:3: Given a fleet on the lab:: the fleet table has 2 columns`},
+		{"unknown cloud", "    Given a fleet on the lab:\n      | region | cloud | parent control-plane nodes | parent workers | child clusters | nodes per child cluster |\n      | us1    | aws2  | 1 | 1 | 1 | 1 |\n", `unknown cloud "aws2"`},
+		{"fault before any fleet", "    When systemd-networkd restarts on 60% of nodes in all regions\n", "bad.feature:3: When systemd-networkd restarts on 60% of nodes in all regions: no fleet yet"},
+		{"unknown region in a verdict", fleetStep + "    Then the control plane of every child cluster in eu9 is unreachable\n", `unknown region "eu9" (the fleet has us1)`},
+		{"zero parallelism", fleetStep + "    When operators reboot the NotReady nodes in order, 0 at a time:\n      | parent workers |\n", "at least 1 node"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fsys := fstest.MapFS{"bad.feature": {Data: []byte("Feature: bad input\n  Scenario: " + tt.name + "\n" + tt.steps)}}
+			provider := &countingProvider{}
+			suite := Suite{FS: fsys, Paths: []string{"bad.feature"}, Steps: Options{Provider: provider}, Output: &bytes.Buffer{}}
+			var plan bytes.Buffer
+			status, err := suite.Run(&plan)
+			if err == nil || status == 0 {
+				t.Fatalf("bad input passed the plan:\n%s", plan.String())
+			}
+			if !errors.Is(err, ErrPlanFailed) || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("error does not name the problem %q:\n%v", tt.want, err)
+			}
+			if provider.ups != 0 {
+				t.Errorf("a fleet was requested %d times for bad input", provider.ups)
+			}
+		})
+	}
+}
