@@ -26,3 +26,4 @@ Feature: apt-ocalypse, the 2023-03-08 outage at lab scale
       | parent control-plane nodes |
       | parent workers             |
       | child cluster nodes        |
+    And the child cluster nodes recovered within 2 minutes of the fault

@@ -11,6 +11,7 @@ Feature: child clusters depend on their parent's workers
     And all nodes are Ready
     When systemd-networkd restarts on every parent worker in us1
     Then the control plane of every child cluster in us1 is unreachable
+    And within 15 seconds every child cluster node in us1 is NotReady
     And no child cluster node in us1 was hit by the fault
     When operators reboot the NotReady nodes in order, 2 at a time:
       | parent workers |

@@ -54,6 +54,17 @@ func region(s string) string {
 	return s
 }
 
+// whereScope reads where a fault lands: "all regions", "all aws regions"
+// (every region on that cloud) or a region name.
+func whereScope(s string) target.Scope {
+	if cloud, ok := strings.CutPrefix(s, "all "); ok {
+		if cloud, ok := strings.CutSuffix(cloud, " regions"); ok && cloud != "" {
+			return target.Scope{Cloud: topology.Cloud(cloud)}
+		}
+	}
+	return target.Scope{Region: region(s)}
+}
+
 // groupScopes maps the group names of order tables to node scopes.
 var groupScopes = map[string]target.Scope{
 	"parent control-plane nodes": {ClusterRole: topology.Parent, NodeRole: topology.ControlPlane},

@@ -17,7 +17,7 @@ func (steps) networkdRestartsOnPercent(ctx context.Context, pct, where, n, unit 
 	if err != nil {
 		return err
 	}
-	return restartNetworkd(ctx, target.Amount{Percent: p}, target.Scope{Region: region(where)}, n, unit)
+	return restartNetworkd(ctx, target.Amount{Percent: p}, whereScope(where), n, unit)
 }
 
 func (steps) networkdRestartsOnCountPerCluster(ctx context.Context, num, role, where, n, unit string) error {
@@ -25,7 +25,8 @@ func (steps) networkdRestartsOnCountPerCluster(ctx context.Context, num, role, w
 	if err != nil {
 		return err
 	}
-	scope := target.Scope{Region: region(where), ClusterRole: topology.ClusterRole(role)}
+	scope := whereScope(where)
+	scope.ClusterRole = topology.ClusterRole(role)
 	return restartNetworkd(ctx, target.Amount{Count: c, PerCluster: true}, scope, n, unit)
 }
 
@@ -38,8 +39,8 @@ var everyKinds = map[string]target.Scope{
 }
 
 func (steps) networkdRestartsOnEvery(ctx context.Context, kind, where, n, unit string) error {
-	scope := everyKinds[kind]
-	scope.Region = region(where)
+	scope := whereScope(where)
+	scope.ClusterRole, scope.NodeRole = everyKinds[kind].ClusterRole, everyKinds[kind].NodeRole
 	return restartNetworkd(ctx, target.Amount{All: true}, scope, n, unit)
 }
 

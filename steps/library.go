@@ -18,6 +18,13 @@ type Phrase struct {
 	handler any
 }
 
+// where matches where a fault lands: all regions, all regions of a cloud, or
+// one region.
+const where = `(all regions|all (?:aws|gcp|azure) regions|[a-z][a-z0-9-]*)`
+
+// groupNames matches one group of nodes.
+const groupNames = `(parent control-plane nodes|parent workers|parent nodes|child cluster nodes|all nodes)`
+
 // Library lists every phrase, in the order docs/steps.md shows them.
 func Library() []Phrase {
 	s := &steps{}
@@ -32,11 +39,11 @@ func Library() []Phrase {
 			"The protocol the CNI stamps on its ip rules. kernel is Cilium's post-incident fix: networkd leaves those alone.", s.cniRuleProtocol},
 		{"Given", `^all nodes are Ready$`, "Given all nodes are Ready",
 			"Builds the fleet if needed and waits until every node is Ready in its cluster's API server.", s.allNodesAreReady},
-		{"When", `^systemd-networkd restarts on (\d+(?:\.\d+)?)% of nodes in (all regions|[a-z][a-z0-9-]*)(?: within (\d+) (seconds?|minutes?))?$`, "When systemd-networkd restarts on 60% of nodes in all regions within 10 seconds",
-			"Restarts networkd on a share of every cluster's nodes (rounded half away from zero, per cluster), each at a random instant within the window, like OnCalendar with RandomizedDelaySec.", s.networkdRestartsOnPercent},
-		{"When", `^systemd-networkd restarts on (\d+) nodes? of every (child|parent) cluster in (all regions|[a-z][a-z0-9-]*)(?: within (\d+) (seconds?|minutes?))?$`, "When systemd-networkd restarts on 2 nodes of every child cluster in eu1",
+		{"When", `^systemd-networkd restarts on (\d+(?:\.\d+)?)% of nodes in ` + where + `(?: within (\d+) (seconds?|minutes?))?$`, "When systemd-networkd restarts on 60% of nodes in all regions within 10 seconds",
+			"Restarts networkd on a share of every cluster's nodes (rounded half away from zero, per cluster), each at a random instant within the window, like OnCalendar with RandomizedDelaySec. Where: all regions, all aws (gcp, azure) regions, or a region.", s.networkdRestartsOnPercent},
+		{"When", `^systemd-networkd restarts on (\d+) nodes? of every (child|parent) cluster in ` + where + `(?: within (\d+) (seconds?|minutes?))?$`, "When systemd-networkd restarts on 2 nodes of every child cluster in eu1",
 			"Restarts networkd on that many nodes of each matching cluster.", s.networkdRestartsOnCountPerCluster},
-		{"When", `^systemd-networkd restarts on every (parent worker|parent control-plane node|child cluster node|node) in (all regions|[a-z][a-z0-9-]*)(?: within (\d+) (seconds?|minutes?))?$`, "When systemd-networkd restarts on every parent worker in us1",
+		{"When", `^systemd-networkd restarts on every (parent worker|parent control-plane node|child cluster node|node) in ` + where + `(?: within (\d+) (seconds?|minutes?))?$`, "When systemd-networkd restarts on every parent worker in us1",
 			"Restarts networkd on every node of a kind.", s.networkdRestartsOnEvery},
 		{"When", `^operators reboot the NotReady nodes in order, (\d+) at a time:$`, "When operators reboot the NotReady nodes in order, 4 at a time:\n  | parent control-plane nodes |\n  | parent workers             |\n  | child cluster nodes        |",
 			"Reboots the broken nodes of each group (observed NotReady, or broken while their control plane could not tell), a group only after the previous group's reboots finished.", s.operatorsRebootInOrder},
@@ -46,6 +53,8 @@ func Library() []Phrase {
 			"Since the fault started, every region had at least one NotReady node.", s.everyRegionHasNotReadyNodes},
 		{"Then", `^the control plane of every child cluster in (all regions|[a-z][a-z0-9-]*) is unreachable$`, "Then the control plane of every child cluster in us1 is unreachable",
 			"Within 15 seconds of the fault, every child cluster's API server there stopped answering.", s.childControlPlanesUnreachable},
+		{"Then", `^within (\d+) (seconds?|minutes?) every child cluster node in (all regions|[a-z][a-z0-9-]*) is NotReady$`, "Then within 15 seconds every child cluster node in us1 is NotReady",
+			"Within the time after the fault, every node of the region's child clusters was NotReady at once, or could not be vouched for because its control plane was unreachable.", s.everyChildNodeNotReady},
 		{"Then", `^no child cluster node in (all regions|[a-z][a-z0-9-]*) was hit by the fault$`, "Then no child cluster node in us1 was hit by the fault",
 			"The fault selected no node of a child cluster there: whatever broke there broke through the hierarchy.", s.noChildNodeHit},
 		{"Then", `^all nodes are Ready within (\d+) (seconds?|minutes?)$`, "Then all nodes are Ready within 2 minutes",
@@ -54,6 +63,10 @@ func Library() []Phrase {
 			"Watches for that long; any node seen NotReady fails the step.", s.noNodeNotReadyFor},
 		{"Then", `^nodes became Ready in this order:$`, "Then nodes became Ready in this order:\n  | parent control-plane nodes |\n  | parent workers             |\n  | child cluster nodes        |",
 			"After the fault, in every region, each disrupted node of a group was Ready again before any disrupted node of a later group. A node counts as disrupted while it was NotReady, or while its control plane could not be reached.", s.nodesBecameReadyInOrder},
+		{"Then", `^nodes became Ready in this order, with a tolerance of (\d+) (seconds?|minutes?):$`, "Then nodes became Ready in this order, with a tolerance of 2 seconds:\n  | parent workers      |\n  | child cluster nodes |",
+			"As above, but a later group may start recovering up to the tolerance before an earlier group has finished.", s.nodesBecameReadyInOrderWithTolerance},
+		{"Then", `^the ` + groupNames + ` recovered within (\d+) (seconds?|minutes?) of the fault$`, "Then the parent workers recovered within 1 minute of the fault",
+			"Every node of the group that the fault disrupted was Ready again within the time after the fault started (time to recover).", s.groupRecoveredWithin},
 	}
 }
 

@@ -65,3 +65,30 @@ func TestBadInputFailsThePlanAndCreatesNothing(t *testing.T) {
 		})
 	}
 }
+
+// A plan prints which nodes each fault would hit; a cloud scope keeps the
+// fault on that cloud's regions.
+func TestPlanShowsTheSelection(t *testing.T) {
+	feature := `Feature: plan
+  Scenario: aws only
+    Given a fleet on the lab:
+      | region | cloud | parent control-plane nodes | parent workers | child clusters | nodes per child cluster |
+      | us1    | aws   | 1                          | 2              | 1              | 4                       |
+      | eu1    | gcp   | 1                          | 2              | 1              | 4                       |
+    When systemd-networkd restarts on 50% of nodes in all aws regions within 10 seconds
+`
+	var out bytes.Buffer
+	suite := Suite{FS: fstest.MapFS{"plan.feature": {Data: []byte(feature)}}, Paths: []string{"plan.feature"}, Steps: Options{Seed: 3}}
+	if err := suite.Plan(&out); err != nil {
+		t.Fatal(err)
+	}
+	plan := out.String()
+	for _, want := range []string{"plan.feature: aws only", "4 of 7 nodes", "us1-app1 2/4", "us1-parent 2/3", "T+"} {
+		if !strings.Contains(plan, want) {
+			t.Errorf("plan lacks %q:\n%s", want, plan)
+		}
+	}
+	if strings.Contains(plan, "eu1-") {
+		t.Errorf("an aws-only fault would hit a gcp node:\n%s", plan)
+	}
+}

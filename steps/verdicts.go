@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -185,7 +186,15 @@ func (steps) noNodeNotReadyFor(ctx context.Context, n, unit string) error {
 	}
 }
 
-func (steps) nodesBecameReadyInOrder(ctx context.Context, table *godog.Table) error {
+func (s steps) nodesBecameReadyInOrder(ctx context.Context, table *godog.Table) error {
+	return s.nodesBecameReadyInOrderWithTolerance(ctx, "0", "seconds", table)
+}
+
+func (steps) nodesBecameReadyInOrderWithTolerance(ctx context.Context, n, unit string, table *godog.Table) error {
+	tolerance, err := duration(n, unit)
+	if err != nil {
+		return err
+	}
 	st, err := stateFrom(ctx)
 	if err != nil {
 		return err
@@ -216,12 +225,72 @@ func (steps) nodesBecameReadyInOrder(ctx context.Context, table *godog.Table) er
 			}
 			groups = append(groups, slo.Group{Name: g.Name, Nodes: members})
 		}
-		if res := slo.RecoveryOrder(st.sc.Timeline.Events(), groups, from, 0); !res.Passed {
+		if res := slo.RecoveryOrder(st.sc.Timeline.Events(), groups, from, tolerance); !res.Passed {
 			failures = append(failures, "region "+r.Name+": "+res.Message)
 		}
 	}
 	if len(failures) > 0 {
 		return errors.New(strings.Join(failures, "\n"))
+	}
+	return nil
+}
+
+func (steps) everyChildNodeNotReady(ctx context.Context, n, unit, where string) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	within, err := duration(n, unit)
+	if err != nil {
+		return err
+	}
+	clusters, err := childClusters(st, region(where))
+	if err != nil {
+		return err
+	}
+	if st.opts.Plan {
+		return nil
+	}
+	from, err := st.faultStart()
+	if err != nil {
+		return err
+	}
+	var nodes []string
+	for _, node := range st.nodes() {
+		if slices.Contains(clusters, node.Cluster) {
+			nodes = append(nodes, node.Name)
+		}
+	}
+	return st.await(ctx, from.Add(within), func(ev []experiments.Event) slo.Result {
+		return slo.NotReadyFractionWithin(ev, nodes, from, within, 1)
+	})
+}
+
+func (steps) groupRecoveredWithin(ctx context.Context, group, n, unit string) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	limit, err := duration(n, unit)
+	if err != nil {
+		return err
+	}
+	if st.opts.Plan {
+		return nil
+	}
+	from, err := st.faultStart()
+	if err != nil {
+		return err
+	}
+	g := resolveGroups(st, []namedGroup{{Name: group, Scope: groupScopes[group]}})[0]
+	rec := slo.TimeToRecover(st.sc.Timeline.Events(), []slo.Group{{Name: g.Name, Nodes: names(g.Nodes)}}, from)[0]
+	switch {
+	case len(rec.Unrecovered) > 0:
+		return fmt.Errorf("the %s did not all recover: %s still NotReady (%d of %d disrupted nodes recovered)",
+			group, strings.Join(rec.Unrecovered, ", "), rec.Recovered, rec.Disrupted)
+	case rec.TimeToRecover > limit:
+		return fmt.Errorf("the %s took %s to recover (last at %s), required within %s of the fault",
+			group, rec.TimeToRecover.Round(time.Millisecond), rec.Last.Format(time.RFC3339Nano), limit)
 	}
 	return nil
 }
