@@ -2,7 +2,6 @@ package features_test
 
 import (
 	"bytes"
-	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -17,17 +16,7 @@ import (
 
 var agentBinary string
 
-func TestMain(m *testing.M) {
-	path, cleanup, err := labtest.BuildAgent()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	agentBinary = path
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { labtest.Main(m, &agentBinary) }
 
 func labOptions(t *testing.T) steps.Options {
 	t.Helper()

@@ -19,17 +19,7 @@ import (
 
 var agentBinary string
 
-func TestMain(m *testing.M) {
-	path, cleanup, err := labtest.BuildAgent()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	agentBinary = path
-	code := m.Run()
-	cleanup()
-	os.Exit(code)
-}
+func TestMain(m *testing.M) { labtest.Main(m, &agentBinary) }
 
 func labProvider(tb testing.TB) lab.Provider {
 	tb.Helper()

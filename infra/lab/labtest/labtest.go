@@ -8,7 +8,22 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"testing"
 )
+
+// Main is a TestMain body: it builds the agent into *agent, runs the tests,
+// removes the agent and exits with the tests' code.
+func Main(m *testing.M, agent *string) {
+	path, cleanup, err := BuildAgent()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	*agent = path
+	code := m.Run()
+	cleanup()
+	os.Exit(code)
+}
 
 // BuildAgent compiles cmd/aftershock-agent into a fresh temporary folder and
 // returns its path and a function that removes the folder.
