@@ -14,7 +14,7 @@ deps: ## install etcd, iproute2 and build the Kubernetes binaries if missing
 
 build:
 	@mkdir -p bin
-	go build -o bin/ ./cmd/aftershock ./cmd/aftershock-agent
+	go build -o bin/ ./cmd/aftershock ./cmd/aftershock-agent ./cmd/aftershock-service
 
 demo: deps build ## run the flagship scenario (apt-ocalypse) on the embedded lab
 	@hack/demo.sh
