@@ -2,6 +2,7 @@ package infra
 
 import (
 	"context"
+	"net"
 
 	"k8s.io/client-go/rest"
 
@@ -35,4 +36,31 @@ type Fleet interface {
 	Terminate(ctx context.Context, node string) error
 	// Down tears the whole fleet down. It is idempotent.
 	Down(ctx context.Context) error
+}
+
+// ServiceSpec asks a fleet to run a degraded-mode service on some clusters.
+type ServiceSpec struct {
+	// Name is the service's name, e.g. "metrics-intake".
+	Name string
+	// Kind is "sharded" (one shard per node) or "quorum" (Replicas replicas
+	// per cluster, serving only while a majority can reach each other).
+	Kind     string
+	Replicas int
+	// Clusters are where it runs.
+	Clusters []string
+}
+
+// Endpoint is one shard or replica of a running service.
+type Endpoint struct {
+	Service, Node, Cluster, Region string
+	// Address is host:port, reachable through the fleet's probe dialer.
+	Address string
+}
+
+// ServiceHost is a fleet that can run degraded-mode services on its nodes
+// and lets a prober reach them from outside the regions.
+type ServiceHost interface {
+	StartService(ctx context.Context, spec ServiceSpec) ([]Endpoint, error)
+	// ProbeDialer dials from outside every region, through the fabric.
+	ProbeDialer() func(ctx context.Context, network, address string) (net.Conn, error)
 }

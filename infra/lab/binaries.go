@@ -84,17 +84,25 @@ func (b Binaries) check() error {
 // AgentBinary is the node agent's executable name.
 const AgentBinary = "aftershock-agent"
 
+// ServiceBinary runs one shard or replica of a degraded-mode service.
+const ServiceBinary = "aftershock-service"
+
 // FindAgent locates the node agent: beside the running executable (make build
-// puts both in bin/), then on PATH.
-func FindAgent() (string, error) {
+// puts them all in bin/), then on PATH.
+func FindAgent() (string, error) { return findCompanion(AgentBinary) }
+
+// FindService locates aftershock-service the same way.
+func FindService() (string, error) { return findCompanion(ServiceBinary) }
+
+func findCompanion(name string) (string, error) {
 	if self, err := os.Executable(); err == nil {
-		p := filepath.Join(filepath.Dir(self), AgentBinary)
+		p := filepath.Join(filepath.Dir(self), name)
 		if _, err := os.Stat(p); err == nil {
 			return p, nil
 		}
 	}
-	if p, err := exec.LookPath(AgentBinary); err == nil {
+	if p, err := exec.LookPath(name); err == nil {
 		return p, nil
 	}
-	return "", fmt.Errorf("%s not found beside this executable or on PATH (build it: make build)", AgentBinary)
+	return "", fmt.Errorf("%s not found beside this executable or on PATH (build it: make build)", name)
 }

@@ -41,6 +41,10 @@ type Options struct {
 	// AgentCommand is the argv that starts a node agent; the agent's flags are
 	// appended. Default: FindAgent.
 	AgentCommand []string
+	// ServiceCommand is the argv that starts one service shard or replica;
+	// its flags are appended. Default: FindService, looked up when a service
+	// is first started.
+	ServiceCommand []string
 	// Detach lets the lab's processes outlive this process (aftershock lab
 	// up). Otherwise they are killed when this process dies.
 	Detach bool
@@ -403,9 +407,12 @@ func (l *Lab) Reboot(ctx context.Context, name string) error {
 	if err := bootNetwork(h, l.state, n); err != nil {
 		return fmt.Errorf("reboot %s: %w", name, err)
 	}
-	// The agent starts first, as a kubelet does, and the control planes it
-	// hosts follow, as static pods do.
+	// The agent starts first, as a kubelet does, with the services it runs;
+	// the control planes it hosts follow, as static pods do.
 	if err := l.startAgent(n); err != nil {
+		return fmt.Errorf("reboot %s: %w", name, err)
+	}
+	if err := l.restartServices(name); err != nil {
 		return fmt.Errorf("reboot %s: %w", name, err)
 	}
 	if err := l.startControlPlanes(ctx, hosted, false); err != nil {

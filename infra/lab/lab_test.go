@@ -3,6 +3,7 @@ package lab
 import (
 	"context"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -36,10 +37,11 @@ func requireLab(t testing.TB) Binaries {
 
 func testOptions(t testing.TB, bins Binaries) Options {
 	return Options{
-		Binaries:     bins,
-		AgentCommand: []string{agentBinary},
-		StateRoot:    t.TempDir(),
-		ProcessEnv:   strings.Fields(os.Getenv("LAB_TEST_ENV")),
+		Binaries:       bins,
+		AgentCommand:   []string{binaries.Agent},
+		ServiceCommand: []string{binaries.Service},
+		StateRoot:      t.TempDir(),
+		ProcessEnv:     strings.Fields(os.Getenv("LAB_TEST_ENV")),
 	}
 }
 
@@ -145,6 +147,31 @@ func TestLab(t *testing.T) {
 				t.Fatal(err)
 			}
 		})
+	})
+
+	t.Run("a service runs in node namespaces and comes back after a reboot", func(t *testing.T) {
+		endpoints, err := l.StartService(ctx, infra.ServiceSpec{Name: "metrics-intake", Kind: "sharded", Clusters: []string{"eu1-app1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(endpoints) != 2 {
+			t.Fatalf("endpoints %v, want one shard on each of eu1-app1's 2 nodes", endpoints)
+		}
+		client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: l.ProbeDialer(), DisableKeepAlives: true}}
+		node := mustNode(t, l, endpoints[0].Node)
+		flushForeignRules(t, node)
+		if err := get(ctx, client, "http://"+endpoints[0].Address+"/query"); err == nil {
+			t.Errorf("the shard on %s answers although its node's rules are flushed", node.Name)
+		}
+		if err := get(ctx, client, "http://"+endpoints[1].Address+"/query"); err != nil {
+			t.Errorf("the shard on the untouched node fails: %v", err)
+		}
+		if err := l.Reboot(ctx, node.Name); err != nil {
+			t.Fatal(err)
+		}
+		if err := l.waitServing(ctx, endpoints, 10*time.Second); err != nil {
+			t.Errorf("after the reboot: %v", err)
+		}
 	})
 
 	t.Run("terminate kills the node and deletes its namespace", func(t *testing.T) {

@@ -6,7 +6,7 @@ import (
 	"github.com/aftershock-sre/aftershock/infra/lab/labtest"
 )
 
-// agentBinary is the real aftershock-agent, built once for the lab tests.
-var agentBinary string
+// binaries are the real agent and service programs, built once per test run.
+var binaries labtest.Binaries
 
-func TestMain(m *testing.M) { labtest.Main(m, &agentBinary) }
+func TestMain(m *testing.M) { labtest.Main(m, &binaries) }

@@ -28,6 +28,7 @@ type state struct {
 	Regions  []regionState  `json:"regions"`
 	Nodes    []nodeState    `json:"nodes"`
 	Clusters []clusterState `json:"clusters"`
+	Services []serviceState `json:"services,omitempty"`
 }
 
 type regionState struct {

@@ -1,6 +1,6 @@
-// Package labtest helps tests in other packages run real labs: it builds the
-// real node agent once per test binary, so that tests run the same agent as
-// aftershock does.
+// Package labtest helps tests run real labs: it builds the real node agent
+// and service binaries once per test binary, so that tests run the same
+// programs as aftershock does.
 package labtest
 
 import (
@@ -11,34 +11,40 @@ import (
 	"testing"
 )
 
-// Main is a TestMain body: it builds the agent into *agent, runs the tests,
-// removes the agent and exits with the tests' code.
-func Main(m *testing.M, agent *string) {
-	path, cleanup, err := BuildAgent()
+// Binaries are the lab's companion programs, built for a test run.
+type Binaries struct {
+	Agent, Service string
+}
+
+// Main is a TestMain body: it builds the binaries into *bins, runs the tests,
+// removes the binaries and exits with the tests' code.
+func Main(m *testing.M, bins *Binaries) {
+	dir, err := Build(bins)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
-	*agent = path
 	code := m.Run()
-	cleanup()
+	_ = os.RemoveAll(dir)
 	os.Exit(code)
 }
 
-// BuildAgent compiles cmd/aftershock-agent into a fresh temporary folder and
-// returns its path and a function that removes the folder.
-func BuildAgent() (path string, cleanup func(), err error) {
-	dir, err := os.MkdirTemp("", "aftershock-agent-")
+// Build compiles cmd/aftershock-agent and cmd/aftershock-service into a fresh
+// temporary folder, fills in bins, and returns the folder.
+func Build(bins *Binaries) (string, error) {
+	dir, err := os.MkdirTemp("", "aftershock-bin-")
 	if err != nil {
-		return "", nil, err
+		return "", err
 	}
-	cleanup = func() { _ = os.RemoveAll(dir) }
-	path = filepath.Join(dir, "aftershock-agent")
-	build := exec.Command("go", "build", "-o", path, "github.com/aftershock-sre/aftershock/cmd/aftershock-agent")
+	build := exec.Command("go", "build", "-o", dir+"/",
+		"github.com/aftershock-sre/aftershock/cmd/aftershock-agent",
+		"github.com/aftershock-sre/aftershock/cmd/aftershock-service")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
-		cleanup()
-		return "", nil, fmt.Errorf("build the node agent: %w", err)
+		_ = os.RemoveAll(dir)
+		return "", fmt.Errorf("build the lab's binaries: %w", err)
 	}
-	return path, cleanup, nil
+	bins.Agent = filepath.Join(dir, "aftershock-agent")
+	bins.Service = filepath.Join(dir, "aftershock-service")
+	return dir, nil
 }
