@@ -29,6 +29,10 @@ const (
 	// KindControlPlane is a cluster's API server reachability: Status
 	// "reachable" or "unreachable".
 	KindControlPlane Kind = "control-plane"
+	// KindRequest is one probe request to a service: Name is the service,
+	// Status "ok" or "failed", Node the shard or replica asked, and Detail
+	// the latency and any error.
+	KindRequest Kind = "request"
 )
 
 // Node readiness and control-plane statuses.
@@ -37,6 +41,8 @@ const (
 	NotReady    = "NotReady"
 	Reachable   = "reachable"
 	Unreachable = "unreachable"
+	OK          = "ok"
+	Failed      = "failed"
 )
 
 // Event is one time-stamped fact of a run.

@@ -14,9 +14,10 @@ import (
 	"github.com/aftershock-sre/aftershock/steps"
 )
 
-var agentBinary string
+// binaries are the real agent and service programs, built once per test run.
+var binaries labtest.Binaries
 
-func TestMain(m *testing.M) { labtest.Main(m, &agentBinary) }
+func TestMain(m *testing.M) { labtest.Main(m, &binaries) }
 
 func labOptions(t *testing.T) steps.Options {
 	t.Helper()
@@ -29,7 +30,7 @@ func labOptions(t *testing.T) steps.Options {
 	}
 	return steps.Options{
 		Provider: lab.Provider{Options: lab.Options{
-			Binaries: bins, AgentCommand: []string{agentBinary}, StateRoot: t.TempDir(),
+			Binaries: bins, AgentCommand: []string{binaries.Agent}, ServiceCommand: []string{binaries.Service}, StateRoot: t.TempDir(),
 		}},
 		Seed:       1,
 		JournalDir: t.TempDir(),

@@ -146,3 +146,15 @@ func childClusters(st *state, where string) ([]string, error) {
 	}
 	return out, nil
 }
+
+func (steps) operatorsTakeToReact(ctx context.Context, n, unit string) error {
+	st, err := stateFrom(ctx)
+	if err != nil {
+		return err
+	}
+	d, err := duration(n, unit)
+	if err != nil || st.opts.Plan {
+		return err
+	}
+	return st.opts.Clock.Sleep(ctx, d)
+}

@@ -91,6 +91,7 @@ type state struct {
 	source    string
 	name      string
 	topo      *topology.Topology
+	services  []infra.ServiceSpec
 	sc        *scenario.Scenario
 	stepStart time.Time
 }
@@ -118,7 +119,15 @@ func (st *state) ensureFleet(ctx context.Context) error {
 	if err := st.sc.Provision(ctx, st.opts.Provider, *st.topo); err != nil {
 		return err
 	}
-	return st.sc.WaitAllReady(ctx, 3*time.Minute)
+	if err := st.sc.WaitAllReady(ctx, 3*time.Minute); err != nil {
+		return err
+	}
+	for _, spec := range st.services {
+		if err := st.sc.StartService(ctx, spec); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // nodes are the fleet's nodes: the live ones, or, when planning, the ones

@@ -46,7 +46,7 @@ var ErrPlanFailed = errors.New("the plan failed: nothing was created or injected
 func (s Suite) Plan(out io.Writer) error {
 	var report bytes.Buffer
 	opts := s.Steps
-	opts.Plan, opts.PlanOut, opts.Provider = true, out, nil
+	opts.Plan, opts.PlanOut, opts.Provider, opts.Timelines = true, out, nil, nil
 	status := godog.TestSuite{
 		Name:                "aftershock-plan",
 		ScenarioInitializer: planPrinter(opts, out),

@@ -38,6 +38,7 @@ type Scenario struct {
 	FaultStart time.Time
 
 	journal       *journal.Journal
+	probeCtx      context.Context
 	stopProbes    context.CancelFunc
 	probesDone    sync.WaitGroup
 	readiness     []*probe.Readiness
@@ -79,7 +80,7 @@ func (s *Scenario) Provision(ctx context.Context, p Provider, topo topology.Topo
 	}
 	s.Fleet = fleet
 	probeCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	s.stopProbes = cancel
+	s.probeCtx, s.stopProbes = probeCtx, cancel
 	for _, rc := range fleet.Topology().Clusters() {
 		cfg, err := fleet.RESTConfig(rc.Cluster.Name)
 		if err != nil {
@@ -99,6 +100,30 @@ func (s *Scenario) Provision(ctx context.Context, p Provider, topo topology.Topo
 			_ = cp.Run(probeCtx)
 		}()
 	}
+	return nil
+}
+
+// ProbeRate is how many requests per second each service's prober sends.
+const ProbeRate = 100
+
+// StartService runs a degraded-mode service on the fleet and starts probing
+// it from outside the regions.
+func (s *Scenario) StartService(ctx context.Context, spec infra.ServiceSpec) error {
+	host, ok := s.Fleet.(infra.ServiceHost)
+	if !ok {
+		return fmt.Errorf("service %s: this fleet cannot run services", spec.Name)
+	}
+	endpoints, err := host.StartService(ctx, spec)
+	if err != nil {
+		return err
+	}
+	p := &probe.HTTPService{Service: spec.Name, Endpoints: endpoints, Dial: host.ProbeDialer(),
+		Rate: ProbeRate, Timeout: 500 * time.Millisecond, Path: "/query", Timeline: s.Timeline}
+	s.probesDone.Add(1)
+	go func() {
+		defer s.probesDone.Done()
+		_ = p.Run(s.probeCtx)
+	}()
 	return nil
 }
 

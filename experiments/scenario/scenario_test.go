@@ -17,9 +17,10 @@ import (
 	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
-var agentBinary string
+// binaries are the real agent and service programs, built once per test run.
+var binaries labtest.Binaries
 
-func TestMain(m *testing.M) { labtest.Main(m, &agentBinary) }
+func TestMain(m *testing.M) { labtest.Main(m, &binaries) }
 
 func labProvider(tb testing.TB) lab.Provider {
 	tb.Helper()
@@ -30,7 +31,7 @@ func labProvider(tb testing.TB) lab.Provider {
 	if err != nil {
 		tb.Fatalf("lab components missing (run make deps): %v", err)
 	}
-	return lab.Provider{Options: lab.Options{Binaries: bins, AgentCommand: []string{agentBinary}, StateRoot: tb.TempDir()}}
+	return lab.Provider{Options: lab.Options{Binaries: bins, AgentCommand: []string{binaries.Agent}, ServiceCommand: []string{binaries.Service}, StateRoot: tb.TempDir()}}
 }
 
 // BenchmarkDetectionLatency measures, on the two-regions lab, how long after

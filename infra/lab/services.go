@@ -97,7 +97,8 @@ func serviceInstances(spec infra.ServiceSpec, port int, nodes []nodeState) ([]se
 	}
 	out := make([]serviceInstance, 0, len(hosts))
 	for _, n := range hosts {
-		cfg := service.Config{Service: spec.Name, Kind: kind, Node: n.Name, Address: n.Address, Port: port, Peers: peers}
+		cfg := service.Config{Service: spec.Name, Kind: kind, Node: n.Name, Address: n.Address, Port: port, Peers: peers,
+			Interval: service.DefaultInterval, Timeout: service.DefaultTimeout}
 		if err := cfg.Validate(); err != nil {
 			return nil, err
 		}
