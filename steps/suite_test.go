@@ -44,6 +44,10 @@ func TestBadInputFailsThePlanAndCreatesNothing(t *testing.T) {
 		{"unknown cloud", "    Given a fleet on the lab:\n      | region | cloud | parent control-plane nodes | parent workers | child clusters | nodes per child cluster |\n      | us1    | aws2  | 1 | 1 | 1 | 1 |\n", `unknown cloud "aws2"`},
 		{"fault before any fleet", "    When systemd-networkd restarts on 60% of nodes in all regions\n", "bad.feature:3: When systemd-networkd restarts on 60% of nodes in all regions: no fleet yet"},
 		{"unknown region in a verdict", fleetStep + "    Then the control plane of every child cluster in eu9 is unreachable\n", `unknown region "eu9" (the fleet has us1)`},
+		{"an even replica count", fleetStep + "    And the \"tag-index\" service runs as a 2-replica quorum on every child cluster\n", `bad.feature:6: And the "tag-index" service runs as a 2-replica quorum on every child cluster: a 2-replica quorum: want an odd number`},
+		{"zero replicas", fleetStep + "    And the \"tag-index\" service runs as a 0-replica quorum on every child cluster\n", "a 0-replica quorum: want an odd number"},
+		{"a quorum larger than a cluster", fleetStep + "    And the \"tag-index\" service runs as a 3-replica quorum on every child cluster\n", "does not fit on child cluster us1-app1 of 1 nodes"},
+		{"an unknown service", fleetStep + "    And the \"metrics-intake\" service runs sharded on every child cluster\n    Then \"tag-index\" is unavailable in at least one child cluster\n", `bad.feature:7: Then "tag-index" is unavailable in at least one child cluster: unknown service "tag-index" (the scenario runs metrics-intake)`},
 		{"zero parallelism", fleetStep + "    When operators reboot the NotReady nodes in order, 0 at a time:\n      | parent workers |\n", "at least 1 node"},
 	}
 	for _, tt := range tests {
