@@ -8,7 +8,6 @@ import (
 	"github.com/aftershock-sre/aftershock/experiments"
 )
 
-
 // req builds one probe request to "svc" at t0+ms.
 func req(ms int, region, cluster, node string, ok bool) experiments.Event {
 	status := experiments.OK
