@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"regexp"
 	"sync"
 	"time"
 
@@ -126,9 +127,16 @@ func Up(ctx context.Context, topo topology.Topology, opts Options) (_ *Lab, err 
 	return l, nil
 }
 
+// validRunID matches run IDs: they become part of namespace and folder
+// names, and the prefix "as-<run>-" must stay unambiguous.
+var validRunID = regexp.MustCompile(`^[a-z0-9]{1,12}$`)
+
 func newLab(topo topology.Topology, opts Options) (*Lab, error) {
 	if opts.RunID == "" {
 		opts.RunID = newRunID()
+	}
+	if !validRunID.MatchString(opts.RunID) {
+		return nil, fmt.Errorf("run ID %q: want 1 to 12 lowercase letters or digits", opts.RunID)
 	}
 	if opts.StateRoot == "" {
 		opts.StateRoot = DefaultStateRoot

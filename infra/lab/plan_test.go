@@ -129,3 +129,21 @@ func TestKubeVersionMatchesBuildScript(t *testing.T) {
 	}
 	t.Error("hack/versions.env has no KUBE_VERSION")
 }
+
+// Run IDs become namespace and folder names: anything but a short
+// lowercase word is refused before anything is created.
+func TestRunIDMustBeSafe(t *testing.T) {
+	topo, err := topology.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := t.TempDir()
+	for _, id := range []string{"../etc", "a-b", "UPPER", "thirteenchars", "has space"} {
+		if _, err := newLab(topo, Options{RunID: id, StateRoot: root, AgentCommand: []string{"x"}}); err == nil || !strings.Contains(err.Error(), "want 1 to 12 lowercase letters or digits") {
+			t.Errorf("run ID %q: %v", id, err)
+		}
+	}
+	if entries, _ := os.ReadDir(root); len(entries) != 0 {
+		t.Errorf("refused run IDs left %d entries in the state root", len(entries))
+	}
+}
