@@ -34,6 +34,9 @@ type Suite struct {
 	ReportDir string
 	// TestingT makes each scenario a subtest (go test).
 	TestingT *testing.T
+	// Context, if set, is every scenario's parent: cancelling it (SIGINT)
+	// stops the steps, and each scenario still reverts and tears down.
+	Context context.Context
 }
 
 // ErrPlanFailed means a feature has an undefined step or a bad argument;
@@ -141,7 +144,7 @@ func (s Suite) Run(planOut io.Writer) (int, error) {
 		ScenarioInitializer: InitializeScenario(s.Steps),
 		Options: &godog.Options{
 			Format: format, Output: s.Output, FS: s.FS, Paths: s.Paths, Tags: s.Tags,
-			Strict: true, Concurrency: 1, TestingT: s.TestingT,
+			Strict: true, Concurrency: 1, TestingT: s.TestingT, DefaultContext: s.Context,
 		},
 	}.Run()
 	return status, nil

@@ -65,6 +65,7 @@ func NewRunCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
 				Timelines:  recorder.add,
 			}
 			suite.Output = out
+			suite.Context = cmd.Context()
 			status, err := suite.Run(errOut)
 			if err != nil {
 				return err
@@ -74,7 +75,7 @@ func NewRunCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
 			}
 			fmt.Fprintf(out, "\nreport: %s (junit.xml, cucumber.json, timeline.json)\n", suite.ReportDir)
 			if cmd.Context().Err() != nil {
-				return fmt.Errorf("aborted: %w", cmd.Context().Err())
+				return cmd.Context().Err()
 			}
 			if status != 0 {
 				return ErrScenariosFailed
