@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/xml"
 	"fmt"
 	"os"
 	"os/exec"
@@ -175,5 +176,78 @@ func TestLabUpStatusDown(t *testing.T) {
 	}
 	if out, err := run(t, "lab", "status", "--state-root", root); err == nil || !strings.Contains(out, "no lab is running") {
 		t.Errorf("lab status after down: %v\n%s", err, out)
+	}
+}
+
+// TestRunWritesReportsAndExitCodes runs a passing and a failing feature
+// through `aftershock run` on the lab: exit 0 only when every scenario
+// passed, and a JUnit file CI systems can parse, with the failure's message.
+func TestRunWritesReportsAndExitCodes(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	const fleet = `    Given a fleet on the lab:
+      | region | cloud | parent control-plane nodes | parent workers | child clusters | nodes per child cluster |
+      | eu1    | gcp   | 1                          | 1              | 1              | 2                       |
+    And every node runs systemd-networkd with ManageForeignRoutingPolicyRules=no
+    And all nodes are Ready
+    When systemd-networkd restarts on 100% of nodes in all regions
+`
+	pass := filepath.Join(dir, "pass.feature")
+	fail := filepath.Join(dir, "fail.feature")
+	if err := os.WriteFile(pass, []byte("Feature: fix holds\n  Scenario: nothing breaks\n"+fleet+"    Then for 3 seconds no node becomes NotReady\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(fail, []byte("Feature: wrong claim\n  Scenario: claims an outage\n"+fleet+"    Then within 6 seconds at least 50% of nodes are NotReady\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	tests := []struct {
+		name, feature string
+		wantExit      bool
+		wantFailure   string
+	}{
+		{"a passing feature exits 0", pass, false, ""},
+		{"a failing feature exits non-zero with the verdict in junit.xml", fail, true, "at least 50.0%"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			reportDir := filepath.Join(dir, strings.TrimSuffix(filepath.Base(tt.feature), ".feature"))
+			out, err := run(t, "run", tt.feature, "--report-dir", reportDir)
+			if (err != nil) != tt.wantExit {
+				t.Fatalf("exit error %v, want failure %v:\n%s", err, tt.wantExit, out)
+			}
+			data, err := os.ReadFile(filepath.Join(reportDir, "junit.xml"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			var suites struct {
+				Suites []struct {
+					Cases []struct {
+						Name    string `xml:"name,attr"`
+						Failure *struct {
+							Message string `xml:"message,attr"`
+						} `xml:"failure"`
+					} `xml:"testcase"`
+				} `xml:"testsuite"`
+			}
+			if err := xml.Unmarshal(data, &suites); err != nil {
+				t.Fatalf("junit.xml does not parse: %v\n%s", err, data)
+			}
+			if len(suites.Suites) != 1 || len(suites.Suites[0].Cases) != 1 {
+				t.Fatalf("want one testsuite with one testcase:\n%s", data)
+			}
+			c := suites.Suites[0].Cases[0]
+			switch {
+			case tt.wantFailure == "" && c.Failure != nil:
+				t.Errorf("passing scenario has a failure: %+v", c.Failure)
+			case tt.wantFailure != "" && (c.Failure == nil || !strings.Contains(c.Failure.Message, tt.wantFailure)):
+				t.Errorf("failure %+v does not carry the verdict %q", c.Failure, tt.wantFailure)
+			}
+			for _, f := range []string{"cucumber.json", "timeline.json"} {
+				if _, err := os.Stat(filepath.Join(reportDir, f)); err != nil {
+					t.Errorf("%s missing: %v", f, err)
+				}
+			}
+		})
 	}
 }
