@@ -72,7 +72,8 @@ say "building ${missing[*]} $version (about 12 minutes on 2 cores when cold; pro
 start=$(date +%s)
 (
   cd "$work"
-  GOFLAGS=-mod=mod go mod download -x 2>&1 | grep -c 'unzip' >/dev/null || true
+  say "downloading modules"
+  GOFLAGS=-mod=mod go mod download
   CGO_ENABLED=0 GOFLAGS=-mod=mod go build -v -trimpath -ldflags "$ldflags" -o "$bin/" "${pkgs[@]}" 2>&1 \
     | awk -v every=200 '{ n++; if (n % every == 0) printf "[build-kube] compiled %d packages, now %s\n", n, $0 > "/dev/stderr" }'
   exit "${PIPESTATUS[0]}"
