@@ -8,6 +8,7 @@ import (
 	"github.com/cucumber/godog"
 
 	"github.com/aftershock-sre/aftershock/experiments/action"
+	"github.com/aftershock-sre/aftershock/experiments/scenario"
 	"github.com/aftershock-sre/aftershock/experiments/target"
 	"github.com/aftershock-sre/aftershock/infra/topology"
 )
@@ -123,7 +124,7 @@ func matches(s target.Scope, n topology.Node) bool {
 // on a region the fleet does not have.
 func childClusters(st *state, where string) ([]string, error) {
 	if st.topo == nil {
-		return nil, fmt.Errorf("no fleet yet: start the scenario with \"Given a fleet on the lab:\"")
+		return nil, scenario.ErrNoFleet
 	}
 	var out, regions []string
 	found := where == ""
