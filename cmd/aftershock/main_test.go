@@ -8,7 +8,10 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // binDir holds aftershock and aftershock-agent, built once for these tests:
@@ -250,4 +253,105 @@ func TestRunWritesReportsAndExitCodes(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunAbortsOnSIGINT interrupts a run in the middle of its fault: it must
+// stop within 10 seconds, say it aborted, exit non-zero, and leave no
+// namespace or lab process behind.
+func TestRunAbortsOnSIGINT(t *testing.T) {
+	requireRoot(t)
+	dir := t.TempDir()
+	feature := filepath.Join(dir, "slow.feature")
+	body := `Feature: interrupted
+  Scenario: an operator presses Ctrl-C
+    Given a fleet on the lab:
+      | region | cloud | parent control-plane nodes | parent workers | child clusters | nodes per child cluster |
+      | eu1    | gcp   | 1                          | 1              | 1              | 2                       |
+    And all nodes are Ready
+    When systemd-networkd restarts on 100% of nodes in all regions
+    Then for 5 minutes no node becomes NotReady
+`
+	if err := os.WriteFile(feature, []byte(body), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(binDir, "aftershock"), "run", feature, "--report-dir", filepath.Join(dir, "report"))
+	out := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for !strings.Contains(out.String(), "systemd-networkd restarts") {
+		if time.Now().After(deadline) {
+			_ = cmd.Process.Kill()
+			t.Fatalf("the run never reached its fault:\n%s", out.String())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	time.Sleep(2 * time.Second) // in the middle of the fault
+	labs, _ := filepath.Glob(filepath.Join(os.TempDir(), "aftershock", "*"))
+	if len(labs) == 0 {
+		t.Fatal("no lab folder while the run is in its fault")
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	start := time.Now()
+	select {
+	case err := <-done:
+		if err == nil {
+			t.Errorf("an interrupted run exited 0:\n%s", out.String())
+		}
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		t.Fatalf("the run did not stop within 10 s of SIGINT:\n%s", out.String())
+	}
+	t.Logf("stopped %s after SIGINT", time.Since(start).Round(time.Millisecond))
+	if !strings.Contains(out.String(), "aborted") {
+		t.Errorf("the run does not say it aborted:\n%s", out.String())
+	}
+	for _, dir := range labs {
+		runID := filepath.Base(dir)
+		if left := labNamespaces(t, runID); len(left) > 0 {
+			t.Errorf("namespaces of lab %s left after SIGINT: %v", runID, left)
+		}
+		if _, err := os.Stat(dir); !os.IsNotExist(err) {
+			t.Errorf("lab folder %s left after SIGINT", dir)
+		}
+		if pids := processesMentioning(dir); len(pids) > 0 {
+			t.Errorf("processes of lab %s left after SIGINT: %v", runID, pids)
+		}
+	}
+}
+
+// lockedBuffer collects a running command's output while the test reads it.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// processesMentioning lists the pids whose command line contains s.
+func processesMentioning(s string) []string {
+	paths, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	var pids []string
+	for _, p := range paths {
+		if b, err := os.ReadFile(p); err == nil && strings.Contains(string(b), s) {
+			pids = append(pids, filepath.Base(filepath.Dir(p)))
+		}
+	}
+	return pids
 }
