@@ -10,5 +10,5 @@ status=0
 "$bin" run --tags @flagship --report-dir "$report" || status=$?
 echo
 echo "demo finished in $(( $(date +%s) - start ))s with exit code $status"
-echo "the report is in $report: junit.xml, cucumber.json, timeline.json"
+echo "the report is $report/index.html (also summary.md, journal.json, junit.xml, cucumber.json)"
 exit "$status"

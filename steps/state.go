@@ -31,8 +31,9 @@ type Options struct {
 	PlanOut io.Writer
 	// Clock is the time source (default: the wall clock).
 	Clock experiments.Clock
-	// Timelines, if set, receives each scenario's timeline when it ends.
-	Timelines func(name string, tl *experiments.Timeline)
+	// Timelines, if set, receives each scenario's timeline when it ends,
+	// with the scenario's feature file and name.
+	Timelines func(feature, name string, tl *experiments.Timeline)
 }
 
 // InitializeScenario returns a godog scenario initializer for the library.
@@ -76,7 +77,7 @@ func InitializeScenario(opts Options) func(*godog.ScenarioContext) {
 			downErr := st.sc.Teardown(context.WithoutCancel(ctx))
 			st.sc.Timeline.Append(experiments.Event{Kind: experiments.KindStep, Name: "scenario: " + s.Name, Status: "ended"})
 			if opts.Timelines != nil {
-				opts.Timelines(s.Name, st.sc.Timeline)
+				opts.Timelines(s.Uri, s.Name, st.sc.Timeline)
 			}
 			return ctx, downErr
 		})

@@ -246,9 +246,21 @@ func TestRunWritesReportsAndExitCodes(t *testing.T) {
 			case tt.wantFailure != "" && (c.Failure == nil || !strings.Contains(c.Failure.Message, tt.wantFailure)):
 				t.Errorf("failure %+v does not carry the verdict %q", c.Failure, tt.wantFailure)
 			}
-			for _, f := range []string{"cucumber.json", "timeline.json"} {
+			for _, f := range []string{"cucumber.json", "journal.json", "summary.md", "index.html"} {
 				if _, err := os.Stat(filepath.Join(reportDir, f)); err != nil {
 					t.Errorf("%s missing: %v", f, err)
+				}
+			}
+			// The journal alone re-renders the same report.
+			again := filepath.Join(dir, "again-"+filepath.Base(reportDir))
+			if out, err := run(t, "report", filepath.Join(reportDir, "journal.json"), "--out", again); err != nil {
+				t.Fatalf("aftershock report: %v\n%s", err, out)
+			}
+			for _, f := range []string{"summary.md", "index.html"} {
+				first, _ := os.ReadFile(filepath.Join(reportDir, f))
+				second, err := os.ReadFile(filepath.Join(again, f))
+				if err != nil || !bytes.Equal(first, second) || len(first) == 0 {
+					t.Errorf("%s re-rendered from journal.json differs from the run's (%v)", f, err)
 				}
 			}
 		})

@@ -68,6 +68,7 @@ func Run(ctx context.Context, args []string, streams Streams) error {
 		runcmd.NewRunCommand(logger, streams.Out, streams.Err),
 		runcmd.NewPlanCommand(streams.Out),
 		runcmd.NewStepsCommand(streams.Out),
+		runcmd.NewReportCommand(streams.Out),
 	)
 	return root.ExecuteContext(ctx)
 }

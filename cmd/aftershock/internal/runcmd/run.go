@@ -3,7 +3,6 @@ package runcmd
 import (
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -12,12 +11,14 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/aftershock-sre/aftershock/experiments"
 	"github.com/aftershock-sre/aftershock/features"
 	"github.com/aftershock-sre/aftershock/infra/lab"
+	"github.com/aftershock-sre/aftershock/reports"
 	"github.com/aftershock-sre/aftershock/steps"
 )
 
@@ -58,6 +59,7 @@ func NewRunCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
 				return fmt.Errorf("report folder: %w", err)
 			}
 			recorder := &timelines{}
+			started := time.Now()
 			suite.Steps = steps.Options{
 				Provider:   lab.Provider{Options: lab.Options{Binaries: bins, Logger: logger}},
 				Seed:       flags.seed,
@@ -70,10 +72,16 @@ func NewRunCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if err := recorder.write(filepath.Join(suite.ReportDir, "timeline.json")); err != nil {
+			j := reports.FromTimelines(runID, recorder.scenarios)
+			j.Started = started
+			j.Inputs = reports.Inputs{
+				Features: suite.Paths, Seed: flags.seed, Provider: flags.infra,
+				Versions: map[string]string{"kubernetes": lab.KubeVersion, "etcd": "debian etcd-server"},
+			}
+			if err := writeReport(suite.ReportDir, j); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "\nreport: %s (junit.xml, cucumber.json, timeline.json)\n", suite.ReportDir)
+			fmt.Fprintf(out, "\nreport: %s/index.html (also summary.md, journal.json, junit.xml, cucumber.json)\n", suite.ReportDir)
 			if cmd.Context().Err() != nil {
 				return cmd.Context().Err()
 			}
@@ -173,26 +181,67 @@ func newRunID() string {
 // timelines collects every scenario's timeline for the report.
 type timelines struct {
 	mu        sync.Mutex
-	scenarios []scenarioTimeline
+	scenarios []reports.Scenario
 }
 
-type scenarioTimeline struct {
-	Scenario string              `json:"scenario"`
-	Events   []experiments.Event `json:"events"`
-}
-
-func (t *timelines) add(name string, tl *experiments.Timeline) {
+func (t *timelines) add(feature, name string, tl *experiments.Timeline) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	t.scenarios = append(t.scenarios, scenarioTimeline{Scenario: name, Events: tl.Events()})
+	t.scenarios = append(t.scenarios, reports.Scenario{Name: name, Feature: feature, Events: tl.Events()})
 }
 
-func (t *timelines) write(path string) error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	data, err := json.MarshalIndent(t.scenarios, "", "  ")
+// writeReport writes journal.json and renders summary.md and index.html
+// from it.
+func writeReport(dir string, j reports.Journal) error {
+	if err := reports.WriteJournal(filepath.Join(dir, "journal.json"), j); err != nil {
+		return err
+	}
+	return renderReport(dir, j)
+}
+
+func renderReport(dir string, j reports.Journal) error {
+	md, err := reports.RenderMarkdown(j)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, data, 0o644)
+	page, err := reports.RenderHTML(j)
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "summary.md"), md, 0o644); err != nil {
+		return fmt.Errorf("write summary: %w", err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "index.html"), page, 0o644); err != nil {
+		return fmt.Errorf("write HTML report: %w", err)
+	}
+	return nil
+}
+
+// NewReportCommand returns `aftershock report`.
+func NewReportCommand(out io.Writer) *cobra.Command {
+	var outDir string
+	cmd := &cobra.Command{
+		Use:   "report JOURNAL",
+		Short: "Render summary.md and index.html again from a run's journal.json alone",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(_ *cobra.Command, args []string) error {
+			j, err := reports.ReadJournal(args[0])
+			if err != nil {
+				return err
+			}
+			if outDir == "" {
+				outDir = filepath.Dir(args[0])
+			}
+			if err := os.MkdirAll(outDir, 0o755); err != nil {
+				return fmt.Errorf("report folder: %w", err)
+			}
+			if err := renderReport(outDir, j); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "report: %s/index.html and %s/summary.md\n", outDir, outDir)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&outDir, "out", "", "where to write (default: beside the journal)")
+	return cmd
 }
