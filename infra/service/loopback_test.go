@@ -147,7 +147,7 @@ func TestLoopback(t *testing.T) {
 	}
 
 	for _, rep := range replicas {
-		r, took := eventually(t, client, rep.cfg.Addr(), 3*time.Second, func(r result) bool {
+		r, took := eventually(t, client, rep.cfg.Addr(), 5*time.Second, func(r result) bool {
 			return serving(r) && r.answer.Members == 3
 		})
 		want := Answer{Service: "tag-index", Replica: rep.cfg.Node, Kind: Quorum, Members: 3, Replicas: 3}
@@ -159,7 +159,7 @@ func TestLoopback(t *testing.T) {
 	// One replica down: two of three is still a majority.
 	replicas[0].stop()
 	for _, rep := range replicas[1:] {
-		r, took := eventually(t, client, rep.cfg.Addr(), 2*time.Second, func(r result) bool {
+		r, took := eventually(t, client, rep.cfg.Addr(), 5*time.Second, func(r result) bool {
 			return !serving(r) || r.answer.Members == 2
 		})
 		if !serving(r) || r.answer.Members != 2 {
@@ -178,7 +178,7 @@ func TestLoopback(t *testing.T) {
 	// Two down: the last one refuses.
 	replicas[1].stop()
 	last := replicas[2]
-	r, took := eventually(t, client, last.cfg.Addr(), time.Second, noQuorum)
+	r, took := eventually(t, client, last.cfg.Addr(), 5*time.Second, noQuorum)
 	if !noQuorum(r) || r.answer != (Answer{Error: "no quorum: reached 1 of 3"}) {
 		t.Fatalf("last replica: got %s after %s, want 503 no quorum: reached 1 of 3 within 1s", r, took)
 	}
@@ -197,7 +197,7 @@ func TestLoopback(t *testing.T) {
 		t.Skipf("cannot reopen %s to restart a replica: %v", peers[0], err)
 	}
 	start(t, ln, replicas[0].cfg)
-	r, took = eventually(t, client, last.cfg.Addr(), 2*time.Second, serving)
+	r, took = eventually(t, client, last.cfg.Addr(), 5*time.Second, serving)
 	if !serving(r) || r.answer.Members != 2 {
 		t.Errorf("last replica after one came back: got %s after %s, want 200 with members 2", r, took)
 	}
@@ -210,7 +210,7 @@ func TestSingleReplicaIsItsOwnQuorum(t *testing.T) {
 		Peers: []string{ln.Addr().String()}, Interval: 50 * time.Millisecond, Timeout: 200 * time.Millisecond,
 	})
 	client := &http.Client{Timeout: time.Second}
-	r, took := eventually(t, client, rep.cfg.Addr(), 2*time.Second, serving)
+	r, took := eventually(t, client, rep.cfg.Addr(), 5*time.Second, serving)
 	if !serving(r) || r.answer.Members != 1 || r.answer.Replicas != 1 {
 		t.Errorf("solo replica: got %s after %s, want 200 with members 1 of 1", r, took)
 	}
