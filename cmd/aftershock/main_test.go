@@ -367,3 +367,36 @@ func processesMentioning(s string) []string {
 	}
 	return pids
 }
+
+// TestReportRejectsBadJournals: a missing, truncated or wrong-version
+// journal is explained, and nothing is written.
+func TestReportRejectsBadJournals(t *testing.T) {
+	dir := t.TempDir()
+	truncated := filepath.Join(dir, "truncated.json")
+	future := filepath.Join(dir, "future.json")
+	if err := os.WriteFile(truncated, []byte(`{"Schema":"aftershock.journal/v1","RunID":"x","Scenarios":[{"Name":`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(future, []byte(`{"Schema":"aftershock.journal/v9","RunID":"x"}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name, journal, want string
+	}{
+		{"missing", filepath.Join(dir, "nope.json"), "nope.json"},
+		{"truncated", truncated, "malformed journal"},
+		{"wrong version", future, `unsupported journal schema "aftershock.journal/v9"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			outDir := filepath.Join(dir, "out-"+strings.ReplaceAll(tt.name, " ", "-"))
+			out, err := run(t, "report", tt.journal, "--out", outDir)
+			if err == nil || !strings.Contains(out, tt.want) {
+				t.Errorf("aftershock report %s: %v\n%s\nwant an error containing %q", tt.journal, err, out, tt.want)
+			}
+			if entries, _ := os.ReadDir(outDir); len(entries) > 0 {
+				t.Errorf("a bad journal left %d files in %s", len(entries), outDir)
+			}
+		})
+	}
+}
