@@ -5,7 +5,7 @@ export AFTERSHOCK_CACHE ?= $(CURDIR)/.cache
 BIN := bin/aftershock
 GO_PACKAGES := ./...
 
-.PHONY: all deps build demo test bench lint docs
+.PHONY: all deps build demo test bench lint docs report-screenshot
 
 all: lint test
 
@@ -32,3 +32,6 @@ lint:
 docs: ## regenerate docs/steps.md from the step library
 	@mkdir -p docs
 	go run ./cmd/aftershock steps --markdown > docs/steps.md
+
+report-screenshot: deps ## render the newest report (or REPORT=dir) to index.png with headless Chromium
+	@hack/report-screenshot.sh

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs everything aftershock needs that is missing, and nothing that is
-# already there: iproute2 and etcd (Debian's etcd-server) from apt, and
+# already there: iproute2, etcd (Debian's etcd-server) and chromium (for
+# report screenshots) from apt, and
 # kube-apiserver and kube-controller-manager built from the Go module proxy
 # into the cache folder (hack/build-kube.sh). Safe to run again and again.
 set -euo pipefail
@@ -16,6 +17,7 @@ packages=()
 command -v ip >/dev/null 2>&1 || packages+=(iproute2)
 command -v etcd >/dev/null 2>&1 || packages+=(etcd-server)
 command -v setpriv >/dev/null 2>&1 || packages+=(util-linux)
+command -v chromium >/dev/null 2>&1 || packages+=(chromium) # renders reports to PNG
 if [[ ${#packages[@]} -gt 0 ]]; then
   say "installing ${packages[*]} with apt-get"
   export DEBIAN_FRONTEND=noninteractive

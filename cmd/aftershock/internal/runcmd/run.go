@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -75,7 +76,7 @@ func NewRunCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
 			j := reports.FromTimelines(runID, recorder.scenarios)
 			j.Started = started
 			j.Inputs = reports.Inputs{
-				Features: suite.Paths, Seed: flags.seed, Provider: flags.infra,
+				Features: recorder.features(suite.URIPrefix), Seed: flags.seed, Provider: flags.infra,
 				Versions: map[string]string{"kubernetes": lab.KubeVersion, "etcd": "debian etcd-server"},
 			}
 			if err := writeReport(suite.ReportDir, j); err != nil {
@@ -188,6 +189,19 @@ func (t *timelines) add(feature, name string, tl *experiments.Timeline) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.scenarios = append(t.scenarios, reports.Scenario{Name: name, Feature: feature, Events: tl.Events()})
+}
+
+// features lists the feature files whose scenarios ran, in run order.
+func (t *timelines) features(prefix string) []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []string
+	for _, s := range t.scenarios {
+		if f := prefix + s.Feature; !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
 }
 
 // writeReport writes journal.json and renders summary.md and index.html
