@@ -31,6 +31,9 @@ type Options struct {
 	PlanOut io.Writer
 	// Clock is the time source (default: the wall clock).
 	Clock experiments.Clock
+	// Watch, if set, receives each scenario's timeline when it starts, to
+	// show progress while it runs.
+	Watch func(name string, tl *experiments.Timeline)
 	// Timelines, if set, receives each scenario's timeline when it ends,
 	// with the scenario's feature file and name.
 	Timelines func(feature, name string, tl *experiments.Timeline)
@@ -49,6 +52,9 @@ func InitializeScenario(opts Options) func(*godog.ScenarioContext) {
 			journal := filepath.Join(opts.JournalDir, fmt.Sprintf("scenario-%d.jsonl", id))
 			st := &state{opts: opts, source: s.Uri, name: s.Name, sc: scenario.New(opts.Clock, journal)}
 			st.sc.Timeline.Append(experiments.Event{Kind: experiments.KindStep, Name: "scenario: " + s.Name, Status: "started"})
+			if opts.Watch != nil {
+				opts.Watch(s.Name, st.sc.Timeline)
+			}
 			return context.WithValue(ctx, stateKey{}, st), nil
 		})
 		sc.StepContext().Before(func(ctx context.Context, step *godog.Step) (context.Context, error) {

@@ -49,7 +49,7 @@ var ErrPlanFailed = errors.New("the plan failed: nothing was created or injected
 func (s Suite) Plan(out io.Writer) error {
 	var report bytes.Buffer
 	opts := s.Steps
-	opts.Plan, opts.PlanOut, opts.Provider, opts.Timelines = true, out, nil, nil
+	opts.Plan, opts.PlanOut, opts.Provider, opts.Timelines, opts.Watch = true, out, nil, nil, nil
 	status := godog.TestSuite{
 		Name:                "aftershock-plan",
 		ScenarioInitializer: planPrinter(opts, out),

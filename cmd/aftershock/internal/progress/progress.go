@@ -66,3 +66,39 @@ func (p *Printer) Done() {
 		p.drawn = false
 	}
 }
+
+// Status shows a one-line status of a long run. On a terminal the line is
+// redrawn in place; elsewhere a plain line is printed whenever key changes
+// (a new step, say), so CI logs stay short.
+func (p *Printer) Status(key, line string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.live {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.drawn = true
+		return
+	}
+	if key != p.phase {
+		fmt.Fprintln(p.w, line)
+		p.phase = key
+	}
+}
+
+// Passthrough returns a writer for other output that clears the live status
+// line before each write, so the two never tangle on a terminal.
+func (p *Printer) Passthrough(w io.Writer) io.Writer { return passthrough{p: p, w: w} }
+
+type passthrough struct {
+	p *Printer
+	w io.Writer
+}
+
+func (t passthrough) Write(b []byte) (int, error) {
+	t.p.mu.Lock()
+	defer t.p.mu.Unlock()
+	if t.p.drawn {
+		fmt.Fprint(t.p.w, "\r\033[K")
+		t.p.drawn = false
+	}
+	return t.w.Write(b)
+}

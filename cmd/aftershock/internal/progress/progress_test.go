@@ -27,3 +27,17 @@ func TestPlainLinesOnEveryTenthAndPhaseChange(t *testing.T) {
 		t.Error("plain output must not redraw with carriage returns")
 	}
 }
+
+func TestStatusPrintsPlainLinesOnNewKeysOnly(t *testing.T) {
+	var buf bytes.Buffer
+	p := New(&buf)
+	p.Status("s/1", "step 1: a | NotReady 0")
+	p.Status("s/1", "step 1: a | NotReady 3") // same step: no new line in CI
+	p.Status("s/2", "step 2: b | NotReady 5")
+	out := p.Passthrough(&buf)
+	_, _ = out.Write([]byte("godog output\n"))
+	want := "step 1: a | NotReady 0\nstep 2: b | NotReady 5\ngodog output\n"
+	if buf.String() != want {
+		t.Errorf("got %q, want %q", buf.String(), want)
+	}
+}

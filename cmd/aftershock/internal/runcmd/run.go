@@ -1,6 +1,7 @@
 package runcmd
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/aftershock-sre/aftershock/cmd/aftershock/internal/progress"
 	"github.com/aftershock-sre/aftershock/experiments"
 	"github.com/aftershock-sre/aftershock/features"
 	"github.com/aftershock-sre/aftershock/infra/lab"
@@ -61,15 +63,22 @@ func NewRunCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
 			}
 			recorder := &timelines{}
 			started := time.Now()
+			printer := progress.New(errOut)
+			live := &liveStatus{printer: printer}
 			suite.Steps = steps.Options{
 				Provider:   lab.Provider{Options: lab.Options{Binaries: bins, Logger: logger}},
 				Seed:       flags.seed,
 				JournalDir: suite.ReportDir,
 				Timelines:  recorder.add,
+				Watch:      live.watch,
 			}
-			suite.Output = out
+			suite.Output = printer.Passthrough(out)
 			suite.Context = cmd.Context()
-			status, err := suite.Run(errOut)
+			statusCtx, stopStatus := context.WithCancel(cmd.Context())
+			go live.run(statusCtx, 500*time.Millisecond)
+			status, err := suite.Run(printer.Passthrough(errOut))
+			stopStatus()
+			printer.Done()
 			if err != nil {
 				return err
 			}
