@@ -35,8 +35,8 @@ type Options struct {
 	// show progress while it runs.
 	Watch func(name string, tl *experiments.Timeline)
 	// Timelines, if set, receives each scenario's timeline when it ends,
-	// with the scenario's feature file and name.
-	Timelines func(feature, name string, tl *experiments.Timeline)
+	// with the scenario's feature file, name and fleet (nil if none).
+	Timelines func(feature, name string, topo *topology.Topology, tl *experiments.Timeline)
 }
 
 // InitializeScenario returns a godog scenario initializer for the library.
@@ -83,7 +83,7 @@ func InitializeScenario(opts Options) func(*godog.ScenarioContext) {
 			downErr := st.sc.Teardown(context.WithoutCancel(ctx))
 			st.sc.Timeline.Append(experiments.Event{Kind: experiments.KindStep, Name: "scenario: " + s.Name, Status: "ended"})
 			if opts.Timelines != nil {
-				opts.Timelines(s.Uri, s.Name, st.sc.Timeline)
+				opts.Timelines(s.Uri, s.Name, st.topo, st.sc.Timeline)
 			}
 			return ctx, downErr
 		})

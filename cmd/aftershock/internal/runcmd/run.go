@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sync"
 	"time"
@@ -21,6 +22,7 @@ import (
 	"github.com/aftershock-sre/aftershock/experiments"
 	"github.com/aftershock-sre/aftershock/features"
 	"github.com/aftershock-sre/aftershock/infra/lab"
+	"github.com/aftershock-sre/aftershock/infra/topology"
 	"github.com/aftershock-sre/aftershock/reports"
 	"github.com/aftershock-sre/aftershock/steps"
 )
@@ -86,6 +88,7 @@ func NewRunCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
 			j.Started = started
 			j.Inputs = reports.Inputs{
 				Features: recorder.features(suite.URIPrefix), Seed: flags.seed, Provider: flags.infra,
+				Topology: recorder.topology(),
 				Versions: map[string]string{"kubernetes": lab.KubeVersion, "etcd": "debian etcd-server"},
 			}
 			if err := writeReport(suite.ReportDir, j); err != nil {
@@ -190,14 +193,31 @@ func newRunID() string {
 
 // timelines collects every scenario's timeline for the report.
 type timelines struct {
-	mu        sync.Mutex
-	scenarios []reports.Scenario
+	mu         sync.Mutex
+	scenarios  []reports.Scenario
+	topologies []*topology.Topology
 }
 
-func (t *timelines) add(feature, name string, tl *experiments.Timeline) {
+func (t *timelines) add(feature, name string, topo *topology.Topology, tl *experiments.Timeline) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.scenarios = append(t.scenarios, reports.Scenario{Name: name, Feature: feature, Events: tl.Events()})
+	t.topologies = append(t.topologies, topo)
+}
+
+// topology is the fleet every scenario described, or nil if they differ.
+func (t *timelines) topology() *topology.Topology {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if len(t.topologies) == 0 || t.topologies[0] == nil {
+		return nil
+	}
+	for _, other := range t.topologies[1:] {
+		if other == nil || !reflect.DeepEqual(*other, *t.topologies[0]) {
+			return nil
+		}
+	}
+	return t.topologies[0]
 }
 
 // features lists the feature files whose scenarios ran, in run order.
