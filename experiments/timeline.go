@@ -33,6 +33,10 @@ const (
 	// Status "ok" or "failed", Node the shard or replica asked, and Detail
 	// the latency and any error.
 	KindRequest Kind = "request"
+	// KindVerdict is the outcome of an assertion step: Name is the step,
+	// Status "passed" or "failed", Detail["required"] and
+	// Detail["observed"] the SLO and what the timeline showed.
+	KindVerdict Kind = "verdict"
 )
 
 // Node readiness and control-plane statuses.

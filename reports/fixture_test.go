@@ -152,6 +152,10 @@ func fixtureEvents() []experiments.Event {
 	tl.step(40, stepTagIndex, started, nil)
 	tl.step(40.2, stepTagIndex, "failed", map[string]string{"error": failure})
 	tl.step(41, "scenario: networkd restarts on half the fleet", "ended", nil)
+	tl.add(38, experiments.KindVerdict, "all nodes are Ready within 1 minute", "passed", "", "",
+		map[string]string{"required": "every node Ready by +60s", "observed": "all Ready at +31.2s"})
+	tl.add(39, experiments.KindVerdict, "nodes became Ready in this order:", "failed", "", "",
+		map[string]string{"required": "parent nodes before child nodes", "observed": "us1-app1-w1 before us1-parent-w0 by 1.5s"})
 	return tl.events
 }
 

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"fmt"
+	"github.com/aftershock-sre/aftershock/experiments"
 	"maps"
 	"slices"
 	"strconv"
@@ -33,6 +34,9 @@ type row struct {
 // evidence for it.
 func sections(v *view) []section {
 	var out []section
+	if s, ok := sloSection(v); ok {
+		out = append(out, s)
+	}
 	if s, ok := blastSection(v); ok {
 		out = append(out, s)
 	}
@@ -41,6 +45,23 @@ func sections(v *view) []section {
 		out = append(out, s)
 	}
 	return out
+}
+
+// sloSection is every assertion step's SLO: what it required, what the
+// timeline showed, and whether it held, in step order.
+func sloSection(v *view) (section, bool) {
+	s := section{title: "SLOs", head: []string{"step", "required", "observed", "result"}}
+	for _, e := range v.events {
+		if e.Kind != experiments.KindVerdict {
+			continue
+		}
+		result := "✅ held"
+		if e.Status != "passed" {
+			result = "❌ broken"
+		}
+		s.rows = append(s.rows, row{cells: []string{e.Name, orDash(e.Detail["required"]), orDash(e.Detail["observed"]), result}})
+	}
+	return s, len(s.rows) > 0
 }
 
 // blastSection is the selected and injected nodes per cluster, with a total

@@ -93,11 +93,7 @@ func (steps) keepsServingInEveryRegion(ctx context.Context, name, pct string) er
 	if err != nil {
 		return err
 	}
-	r := slo.AvailabilityPerRegion(st.sc.Timeline.Events(), name, from, st.opts.Clock.Now(), availabilityBucket, p/100)
-	if !r.Passed {
-		return errors.New(r.Message)
-	}
-	return nil
+	return st.verdict(slo.AvailabilityPerRegion(st.sc.Timeline.Events(), name, from, st.opts.Clock.Now(), availabilityBucket, p/100))
 }
 
 // availabilityBucket is the stretch over which "keeps serving" is judged:
@@ -159,11 +155,7 @@ func (steps) servesAfterAllReady(ctx context.Context, name, pct, n, unit string)
 	if err := st.opts.Clock.Sleep(ctx, end.Sub(st.opts.Clock.Now())+pollInterval); err != nil {
 		return err
 	}
-	r := slo.AvailabilityAtLeast(st.sc.Timeline.Events(), name, end.Add(-measureWindow), end, p/100)
-	if !r.Passed {
-		return errors.New(r.Message)
-	}
-	return nil
+	return st.verdict(slo.AvailabilityAtLeast(st.sc.Timeline.Events(), name, end.Add(-measureWindow), end, p/100))
 }
 
 // allReadySince is when the last node became Ready, if every node is Ready

@@ -59,7 +59,7 @@ func InitializeScenario(opts Options) func(*godog.ScenarioContext) {
 		})
 		sc.StepContext().Before(func(ctx context.Context, step *godog.Step) (context.Context, error) {
 			if st, ok := ctx.Value(stateKey{}).(*state); ok {
-				st.stepStart = st.opts.Clock.Now()
+				st.stepStart, st.stepText = st.opts.Clock.Now(), step.Text
 				st.sc.Timeline.Append(experiments.Event{Kind: experiments.KindStep, Name: step.Text, Status: "started"})
 			}
 			return ctx, nil
@@ -101,6 +101,7 @@ type state struct {
 	services  []infra.ServiceSpec
 	sc        *scenario.Scenario
 	stepStart time.Time
+	stepText  string
 }
 
 func stateFrom(ctx context.Context) (*state, error) {

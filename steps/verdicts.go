@@ -24,16 +24,28 @@ func (st *state) await(ctx context.Context, deadline time.Time, check func(event
 	clock := st.opts.Clock
 	for {
 		r := check(st.sc.Timeline.Events())
-		if r.Passed {
-			return nil
-		}
-		if !clock.Now().Before(deadline) {
-			return errors.New(r.Message)
+		if r.Passed || !clock.Now().Before(deadline) {
+			return st.verdict(r)
 		}
 		if err := clock.Sleep(ctx, min(pollInterval, deadline.Sub(clock.Now())+time.Millisecond)); err != nil {
 			return err
 		}
 	}
+}
+
+// verdict records an assertion's outcome on the timeline, for the report's
+// SLO table, and turns a failure into the step's error.
+func (st *state) verdict(r slo.Result) error {
+	status := "passed"
+	if !r.Passed {
+		status = "failed"
+	}
+	st.sc.Timeline.Append(experiments.Event{Kind: experiments.KindVerdict, Name: st.stepText, Status: status,
+		Detail: map[string]string{"required": r.Required, "observed": r.Observed}})
+	if !r.Passed {
+		return errors.New(r.Message)
+	}
+	return nil
 }
 
 // faultStart is T of the latest fault step, which "within" counts from.
@@ -82,11 +94,7 @@ func (steps) everyRegionHasNotReadyNodes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	r := slo.EveryRegionHit(st.sc.Timeline.Events(), names(st.nodes()), from, st.opts.Clock.Now().Sub(from))
-	if !r.Passed {
-		return errors.New(r.Message)
-	}
-	return nil
+	return st.verdict(slo.EveryRegionHit(st.sc.Timeline.Events(), names(st.nodes()), from, st.opts.Clock.Now().Sub(from)))
 }
 
 // controlPlaneTimeout bounds how long a cut control plane may take to stop
@@ -174,11 +182,8 @@ func (steps) noNodeNotReadyFor(ctx context.Context, n, unit string) error {
 	clock := st.opts.Clock
 	for {
 		r := slo.NoneNotReadyFor(st.sc.Timeline.Events(), nodes, from, d)
-		if !r.Passed {
-			return errors.New(r.Message)
-		}
-		if !clock.Now().Before(from.Add(d)) {
-			return nil
+		if !r.Passed || !clock.Now().Before(from.Add(d)) {
+			return st.verdict(r)
 		}
 		if err := clock.Sleep(ctx, pollInterval); err != nil {
 			return err
@@ -213,7 +218,7 @@ func (steps) nodesBecameReadyInOrderWithTolerance(ctx context.Context, n, unit s
 	// The hierarchy that dictates the order is per region: a child cluster
 	// waits for its own region's parent, never for another region's.
 	resolved := resolveGroups(st, named)
-	var failures []string
+	var failures, required, observed []string
 	for _, r := range st.topo.Regions {
 		var groups []slo.Group
 		for _, g := range resolved {
@@ -225,14 +230,15 @@ func (steps) nodesBecameReadyInOrderWithTolerance(ctx context.Context, n, unit s
 			}
 			groups = append(groups, slo.Group{Name: g.Name, Nodes: members})
 		}
-		if res := slo.RecoveryOrder(st.sc.Timeline.Events(), groups, from, tolerance); !res.Passed {
+		res := slo.RecoveryOrder(st.sc.Timeline.Events(), groups, from, tolerance)
+		required = append(required, r.Name+": "+res.Required)
+		observed = append(observed, r.Name+": "+res.Observed)
+		if !res.Passed {
 			failures = append(failures, "region "+r.Name+": "+res.Message)
 		}
 	}
-	if len(failures) > 0 {
-		return errors.New(strings.Join(failures, "\n"))
-	}
-	return nil
+	return st.verdict(slo.Result{Passed: len(failures) == 0, Required: strings.Join(required, "; "),
+		Observed: strings.Join(observed, "; "), Message: strings.Join(failures, "\n")})
 }
 
 func (steps) everyChildNodeNotReady(ctx context.Context, n, unit, where string) error {
@@ -284,13 +290,18 @@ func (steps) groupRecoveredWithin(ctx context.Context, group, n, unit string) er
 	}
 	g := resolveGroups(st, []namedGroup{{Name: group, Scope: groupScopes[group]}})[0]
 	rec := slo.TimeToRecover(st.sc.Timeline.Events(), []slo.Group{{Name: g.Name, Nodes: names(g.Nodes)}}, from)[0]
+	r := slo.Result{
+		Passed:   len(rec.Unrecovered) == 0 && rec.TimeToRecover <= limit,
+		Required: fmt.Sprintf("the %s back within %s of the fault", group, limit),
+		Observed: fmt.Sprintf("%d of %d disrupted nodes back, the last after %s", rec.Recovered, rec.Disrupted, rec.TimeToRecover.Round(time.Millisecond)),
+	}
 	switch {
 	case len(rec.Unrecovered) > 0:
-		return fmt.Errorf("the %s did not all recover: %s still NotReady (%d of %d disrupted nodes recovered)",
+		r.Message = fmt.Sprintf("the %s did not all recover: %s still NotReady (%d of %d disrupted nodes recovered)",
 			group, strings.Join(rec.Unrecovered, ", "), rec.Recovered, rec.Disrupted)
 	case rec.TimeToRecover > limit:
-		return fmt.Errorf("the %s took %s to recover (last at %s), required within %s of the fault",
+		r.Message = fmt.Sprintf("the %s took %s to recover (last at %s), required within %s of the fault",
 			group, rec.TimeToRecover.Round(time.Millisecond), rec.Last.Format(time.RFC3339Nano), limit)
 	}
-	return nil
+	return st.verdict(r)
 }
