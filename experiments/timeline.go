@@ -33,6 +33,10 @@ const (
 	// Status "ok" or "failed", Node the shard or replica asked, and Detail
 	// the latency and any error.
 	KindRequest Kind = "request"
+	// KindCloudCall is one call to the cloud API or the certificate
+	// issuer: Name is the API ("CreateNetworkInterface"), Status the outcome
+	// ("ok", "throttled", "shed", "error"), Node the caller's node if any.
+	KindCloudCall Kind = "cloud-call"
 	// KindVerdict is the outcome of an assertion step: Name is the step,
 	// Status "passed" or "failed", Detail["required"] and
 	// Detail["observed"] the SLO and what the timeline showed.

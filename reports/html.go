@@ -78,6 +78,7 @@ func RenderHTML(j Journal) ([]byte, error) {
 		var bucket time.Duration
 		sp.Availability, sp.AvailabilityLegend, bucket = availabilityChart(v)
 		sp.Bucket = bucket.String()
+		sp.Cloud, sp.CloudLegend = cloudChart(v)
 		sp.Swimlane = swimlane(v)
 		p.Scenarios = append(p.Scenarios, sp)
 	}
@@ -107,6 +108,8 @@ type scenarioPage struct {
 	Steps                  []Step
 	Sections               []htmlSectionData
 	Ready, Availability    template.HTML
+	Cloud                  template.HTML
+	CloudLegend            []legendItem
 	Swimlane               template.HTML
 	ReadyLegend            []legendItem
 	AvailabilityLegend     []legendItem
@@ -271,6 +274,19 @@ ul.legend svg { display: inline-block; vertical-align: middle; margin-right: 4px
 </figure>
 {{- else}}
 <p class="muted">No service was probed.</p>
+{{- end}}
+{{- if .Cloud}}
+<h3>Cloud API calls</h3>
+<figure>
+{{.Cloud}}
+<ul class="legend">
+{{- range .CloudLegend}}
+<li><svg width="30" height="10" aria-hidden="true"><line x1="0" y1="5" x2="30" y2="5" stroke="{{.Color}}" stroke-width="2.5"/></svg>{{.Name}}</li>
+{{- end}}
+<li><svg width="30" height="10" aria-hidden="true"><line x1="0" y1="5" x2="30" y2="5" stroke="#59636e" stroke-width="1.5" stroke-dasharray="6 4"/></svg>throttled or shed</li>
+</ul>
+<figcaption>Calls per second to each cloud API, and how many of them were refused; markers as above.</figcaption>
+</figure>
 {{- end}}
 <h3>Recovery order</h3>
 {{- if .Swimlane}}

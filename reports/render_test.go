@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/aftershock-sre/aftershock/experiments"
 )
 
 var update = flag.Bool("update", false, "rewrite testdata/summary.golden.md from the fixture")
@@ -215,5 +217,45 @@ func TestRenderRefusesAHugeFleet(t *testing.T) {
 		if out, err := render(j); err == nil || out != nil || !strings.Contains(err.Error(), "more than 1000000 nodes") {
 			t.Errorf("%s: %d bytes, error %v; want no output and an error on the fleet's size", name, len(out), err)
 		}
+	}
+}
+
+// The cloud API chart appears when a run called the cloud, with a calls and
+// a throttled series per API, and not otherwise.
+func TestRenderHTMLCloudChart(t *testing.T) {
+	const title = "Cloud API calls and throttles per second"
+	plain, err := RenderHTML(fixtureJournal())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := charts(t, string(plain))[title]; ok {
+		t.Error("a run without cloud calls has a cloud chart")
+	}
+	j := fixtureJournal()
+	for ms := 2000; ms < 6000; ms += 10 {
+		outcome := "ok"
+		if ms%100 != 0 {
+			outcome = "throttled"
+		}
+		j.Scenarios[0].Events = append(j.Scenarios[0].Events, experiments.Event{
+			Time: at(float64(ms) / 1000), Kind: experiments.KindCloudCall, Name: "CreateNetworkInterface", Status: outcome})
+	}
+	j.Scenarios[0].Events = append(j.Scenarios[0].Events, experiments.Event{
+		Time: at(3), Kind: experiments.KindCloudCall, Name: "RunInstances", Status: "ok"})
+	page, err := RenderHTML(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, ok := charts(t, string(page))[title]
+	if !ok {
+		t.Fatal("no cloud chart for a run that called the cloud")
+	}
+	var got []string
+	for _, m := range regexp.MustCompile(`<polyline class="series" data-series="([^"]*)"`).FindAllStringSubmatch(svg, -1) {
+		got = append(got, m[1])
+	}
+	want := []string{"CreateNetworkInterface calls", "CreateNetworkInterface throttled", "RunInstances calls", "RunInstances throttled"}
+	if strings.Join(got, "|") != strings.Join(want, "|") {
+		t.Errorf("cloud series %v, want %v", got, want)
 	}
 }

@@ -294,6 +294,72 @@ func availabilityChart(v *view) (template.HTML, []legendItem, time.Duration) {
 	return w.html(), legend, bucket
 }
 
+// cloudChart draws the cloud API's calls and throttled calls per second, per
+// API, the way the 2023 postmortem graphed CreateNetworkInterface: a solid
+// line of calls and a dashed line of throttled (or shed) ones.
+func cloudChart(v *view) (template.HTML, []legendItem) {
+	type count struct{ calls, refused int }
+	perAPI := map[string]map[int64]*count{}
+	for _, e := range v.events {
+		if e.Kind != experiments.KindCloudCall || e.Name == "" {
+			continue
+		}
+		if perAPI[e.Name] == nil {
+			perAPI[e.Name] = map[int64]*count{}
+		}
+		i := int64(e.Time.Sub(v.start) / time.Second)
+		c := perAPI[e.Name][i]
+		if c == nil {
+			c = &count{}
+			perAPI[e.Name][i] = c
+		}
+		c.calls++
+		if e.Status == "throttled" || e.Status == "shed" {
+			c.refused++
+		}
+	}
+	if len(perAPI) == 0 {
+		return "", nil
+	}
+	peak := 1
+	for _, buckets := range perAPI {
+		for _, c := range buckets {
+			peak = max(peak, c.calls)
+		}
+	}
+	a := newTimeAxis(v)
+	bottom := plotTop + plotHeight
+	y := func(n float64) float64 { return bottom - n/float64(peak)*plotHeight }
+	var w svgWriter
+	w.open(bottom+axisHeight, "Cloud API calls and throttles per second")
+	w.markers(v, a, plotTop, bottom)
+	step := niceStep(float64(peak), 4)
+	for n := 0.0; n <= float64(peak); n += step {
+		w.printf(`<line class="grid" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, plotLeft, y(n), chartWidth-plotRight, y(n))
+		w.printf(`<text class="tick" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, plotLeft-6, y(n)+4, tickLabel(n, step))
+	}
+	w.printf(`<text class="axis-label" x="%.1f" y="%.1f" text-anchor="end">calls/s</text>`, plotLeft-44, plotTop+plotHeight/2)
+	w.timeTicks(a, plotTop, bottom)
+	var legend []legendItem
+	for i, api := range slices.Sorted(maps.Keys(perAPI)) {
+		color := palette[i%len(palette)]
+		idx := slices.Sorted(maps.Keys(perAPI[api]))
+		var calls, refused []string
+		for _, b := range idx {
+			c := perAPI[api][b]
+			x := a.xs(min(float64(b)+0.5, a.span))
+			calls = append(calls, fmt.Sprintf("%.1f,%.1f", x, y(float64(c.calls))))
+			refused = append(refused, fmt.Sprintf("%.1f,%.1f", x, y(float64(c.refused))))
+		}
+		w.printf(`<polyline class="series" data-series="%s" points="%s" stroke="%s"><title>%s</title></polyline>`,
+			esc(api+" calls"), strings.Join(calls, " "), color, esc(api+" calls per second"))
+		w.printf(`<polyline class="series" data-series="%s" points="%s" stroke="%s" stroke-dasharray="6 4"><title>%s</title></polyline>`,
+			esc(api+" throttled"), strings.Join(refused, " "), color, esc(api+" throttled or shed per second"))
+		legend = append(legend, legendItem{Name: api, Color: color})
+	}
+	return w.html(), legend
+}
+
 // swimlane draws the recovery order: one lane per disrupted node, grouped by
 // cluster in the order the clusters came back, with a bar from the node's
 // last NotReady to its Ready again, its fault injections and its reboots.
