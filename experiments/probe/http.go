@@ -3,13 +3,13 @@ package probe
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"time"
 
 	"github.com/aftershock-sre/aftershock/experiments"
 	"github.com/aftershock-sre/aftershock/infra"
+	"github.com/aftershock-sre/aftershock/infra/service"
 )
 
 // HTTPService sends real requests to every shard or replica of one service,
@@ -57,7 +57,7 @@ func (p *HTTPService) Run(ctx context.Context) error {
 
 func (p *HTTPService) request(ctx context.Context, client *http.Client, e infra.Endpoint) {
 	start := time.Now()
-	err := query(ctx, client, "http://"+e.Address+p.Path)
+	err := service.Query(ctx, client, "http://"+e.Address+p.Path)
 	if ctx.Err() != nil {
 		return // the probe is stopping: not the service's failure
 	}
@@ -71,21 +71,4 @@ func (p *HTTPService) request(ctx context.Context, client *http.Client, e infra.
 		event.Detail["error"] = err.Error()
 	}
 	p.Timeline.Append(event)
-}
-
-func query(ctx context.Context, client *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s", resp.Status)
-	}
-	return nil
 }

@@ -18,6 +18,7 @@ import (
 
 	"github.com/aftershock-sre/aftershock/infra"
 	"github.com/aftershock-sre/aftershock/infra/lab/internal/namespace"
+	"github.com/aftershock-sre/aftershock/infra/service"
 	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
@@ -160,10 +161,10 @@ func TestLab(t *testing.T) {
 		client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: l.ProbeDialer(), DisableKeepAlives: true}}
 		node := mustNode(t, l, endpoints[0].Node)
 		flushForeignRules(t, node)
-		if err := get(ctx, client, "http://"+endpoints[0].Address+"/query"); err == nil {
+		if err := service.Query(ctx, client, "http://"+endpoints[0].Address+"/query"); err == nil {
 			t.Errorf("the shard on %s answers although its node's rules are flushed", node.Name)
 		}
-		if err := get(ctx, client, "http://"+endpoints[1].Address+"/query"); err != nil {
+		if err := service.Query(ctx, client, "http://"+endpoints[1].Address+"/query"); err != nil {
 			t.Errorf("the shard on the untouched node fails: %v", err)
 		}
 		if err := l.Reboot(ctx, node.Name); err != nil {
@@ -253,19 +254,28 @@ func mustNode(t *testing.T, l *Lab, name string) *nodeState {
 	return n
 }
 
-// flushForeignRules deletes, through netlink in the node's namespace, every
-// rule whose protocol is not "kernel", as systemd-networkd does on restart.
-func flushForeignRules(t *testing.T, n *nodeState) int {
+// rulesOf lists the node's IPv4 rules through a netlink handle in its
+// namespace; the caller closes the handle.
+func rulesOf(t *testing.T, n *nodeState) (*namespace.Handle, []netlink.Rule) {
 	t.Helper()
 	h, err := namespace.Open(n.Namespace)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer h.Close()
 	rules, err := h.RuleList(netlink.FAMILY_V4)
 	if err != nil {
+		h.Close()
 		t.Fatal(err)
 	}
+	return h, rules
+}
+
+// flushForeignRules deletes, through netlink in the node's namespace, every
+// rule whose protocol is not "kernel", as systemd-networkd does on restart.
+func flushForeignRules(t *testing.T, n *nodeState) int {
+	t.Helper()
+	h, rules := rulesOf(t, n)
+	defer h.Close()
 	flushed := 0
 	for _, r := range rules {
 		if r.Protocol == unix.RTPROT_KERNEL {
@@ -281,15 +291,8 @@ func flushForeignRules(t *testing.T, n *nodeState) int {
 
 func countCNIRules(t *testing.T, n *nodeState) int {
 	t.Helper()
-	h, err := namespace.Open(n.Namespace)
-	if err != nil {
-		t.Fatal(err)
-	}
+	h, rules := rulesOf(t, n)
 	defer h.Close()
-	rules, err := h.RuleList(netlink.FAMILY_V4)
-	if err != nil {
-		t.Fatal(err)
-	}
 	count := 0
 	for _, r := range rules {
 		if r.Priority == cniLocalPriority || r.Priority == cniToPriority || r.Priority == cniFromPriority {

@@ -3,7 +3,6 @@ package lab
 import (
 	"context"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"strconv"
@@ -159,7 +158,7 @@ func (l *Lab) waitServing(ctx context.Context, endpoints []infra.Endpoint, timeo
 	deadline := time.Now().Add(timeout)
 	for _, e := range endpoints {
 		for {
-			err := get(ctx, client, "http://"+e.Address+service.QueryPath)
+			err := service.Query(ctx, client, "http://"+e.Address+service.QueryPath)
 			if err == nil {
 				break
 			}
@@ -170,23 +169,6 @@ func (l *Lab) waitServing(ctx context.Context, endpoints []infra.Endpoint, timeo
 				return err
 			}
 		}
-	}
-	return nil
-}
-
-func get(ctx context.Context, client *http.Client, url string) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return err
-	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, resp.Body)
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("%s: %s", url, resp.Status)
 	}
 	return nil
 }
