@@ -13,6 +13,10 @@ go test -count=1 -run '^$' -bench 'Fanout' -benchtime 1x -timeout 10m ./experime
 say "NotReady detection latency over the grace period (issue 3)"
 go test -count=1 -run '^$' -bench 'DetectionLatency' -benchtime 1x -timeout 10m ./experiments/scenario/
 
+say "cloud API emulator, unthrottled, and one service shard (issue 4)"
+go test -count=1 -run '^$' -bench 'APIUnthrottled' -benchtime 2s ./infra/cloud/ | grep -E 'cloud emulator|calls/s'
+go test -count=1 -run '^$' -bench 'ShardQuery' -benchtime 2s ./infra/service/ | grep -E '^Benchmark'
+
 say "wall time of make demo with the binaries cached (issue 3)"
 start=$(date +%s%N)
 hack/demo.sh >/dev/null 2>&1
