@@ -104,20 +104,12 @@ func resolveGroups(st *state, named []namedGroup) []action.Group {
 	for i, g := range named {
 		groups[i].Name = g.Name
 		for _, n := range nodes {
-			if matches(g.Scope, n.Node) {
+			if g.Scope.Matches(n.Node) {
 				groups[i].Nodes = append(groups[i].Nodes, n)
 			}
 		}
 	}
 	return groups
-}
-
-func matches(s target.Scope, n topology.Node) bool {
-	return (s.Region == "" || s.Region == n.Region) &&
-		(s.Cloud == "" || s.Cloud == n.Cloud) &&
-		(s.Cluster == "" || s.Cluster == n.Cluster) &&
-		(s.ClusterRole == "" || s.ClusterRole == n.ClusterRole) &&
-		(s.NodeRole == "" || s.NodeRole == n.Role)
 }
 
 // childClusters lists the child clusters of a region ("" for all), failing

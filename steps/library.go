@@ -3,6 +3,7 @@ package steps
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/cucumber/godog"
@@ -90,13 +91,7 @@ func register(sc *godog.ScenarioContext) {
 }
 
 // Groups lists the group names the order tables accept.
-func Groups() []string {
-	names := make([]string, 0, len(groupScopes))
-	for _, g := range groupOrder {
-		names = append(names, g)
-	}
-	return names
-}
+func Groups() []string { return slices.Clone(groupOrder) }
 
 // WriteMarkdown writes the step reference (docs/steps.md).
 func WriteMarkdown(w io.Writer) error {

@@ -86,11 +86,11 @@ func (steps) keepsServingInEveryRegion(ctx context.Context, name, pct string) er
 	if err != nil {
 		return err
 	}
-	if err := st.service(name); err != nil || st.opts.Plan {
+	if err := st.service(name); err != nil {
 		return err
 	}
-	from, err := st.faultStart()
-	if err != nil {
+	from, live, err := st.sinceFault()
+	if !live {
 		return err
 	}
 	return st.verdict(slo.AvailabilityPerRegion(st.sc.Timeline.Events(), name, from, st.opts.Clock.Now(), availabilityBucket, p/100))
@@ -112,11 +112,11 @@ func (steps) unavailableInSomeChildCluster(ctx context.Context, name string) err
 	if err != nil {
 		return err
 	}
-	if err := st.service(name); err != nil || st.opts.Plan {
+	if err := st.service(name); err != nil {
 		return err
 	}
-	from, err := st.faultStart()
-	if err != nil {
+	from, live, err := st.sinceFault()
+	if !live {
 		return err
 	}
 	return st.await(ctx, from.Add(unavailableWithin), func(ev []experiments.Event) slo.Result {

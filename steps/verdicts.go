@@ -48,12 +48,17 @@ func (st *state) verdict(r slo.Result) error {
 	return nil
 }
 
-// faultStart is T of the latest fault step, which "within" counts from.
-func (st *state) faultStart() (time.Time, error) {
-	if st.sc.FaultStart.IsZero() {
-		return time.Time{}, errors.New("no fault has been injected yet in this scenario")
+// sinceFault is T of the latest fault step, which "within" counts from. It
+// is called once a Then step's arguments are checked: while planning it
+// reports live false and the step is done.
+func (st *state) sinceFault() (from time.Time, live bool, err error) {
+	if st.opts.Plan {
+		return time.Time{}, false, nil
 	}
-	return st.sc.FaultStart, nil
+	if st.sc.FaultStart.IsZero() {
+		return time.Time{}, false, errors.New("no fault has been injected yet in this scenario")
+	}
+	return st.sc.FaultStart, true, nil
 }
 
 func (steps) withinAtLeastNotReady(ctx context.Context, n, unit, pct string) error {
@@ -69,11 +74,8 @@ func (steps) withinAtLeastNotReady(ctx context.Context, n, unit, pct string) err
 	if err != nil {
 		return err
 	}
-	if st.opts.Plan {
-		return nil
-	}
-	from, err := st.faultStart()
-	if err != nil {
+	from, live, err := st.sinceFault()
+	if !live {
 		return err
 	}
 	nodes := names(st.nodes())
@@ -87,11 +89,8 @@ func (steps) everyRegionHasNotReadyNodes(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if st.opts.Plan {
-		return nil
-	}
-	from, err := st.faultStart()
-	if err != nil {
+	from, live, err := st.sinceFault()
+	if !live {
 		return err
 	}
 	return st.verdict(slo.EveryRegionHit(st.sc.Timeline.Events(), names(st.nodes()), from, st.opts.Clock.Now().Sub(from)))
@@ -110,11 +109,8 @@ func (steps) childControlPlanesUnreachable(ctx context.Context, where string) er
 	if err != nil {
 		return err
 	}
-	if st.opts.Plan {
-		return nil
-	}
-	from, err := st.faultStart()
-	if err != nil {
+	from, live, err := st.sinceFault()
+	if !live {
 		return err
 	}
 	return st.await(ctx, from.Add(controlPlaneTimeout), func(ev []experiments.Event) slo.Result {
@@ -133,14 +129,13 @@ func (steps) noChildNodeHit(ctx context.Context, where string) error {
 	if st.opts.Plan {
 		return nil
 	}
+	child := map[string]bool{}
+	for _, n := range st.nodes() {
+		child[n.Name] = n.ClusterRole == topology.Child
+	}
 	for _, e := range st.sc.Timeline.Events() {
-		if e.Kind != experiments.KindSelection || (region(where) != "" && e.Region != region(where)) {
-			continue
-		}
-		for _, n := range st.nodes() {
-			if n.Name == e.Node && n.ClusterRole == topology.Child {
-				return fmt.Errorf("child cluster node %s (%s) was hit by %s at %s", e.Node, e.Cluster, e.Name, e.Time.Format(time.RFC3339Nano))
-			}
+		if e.Kind == experiments.KindSelection && child[e.Node] && (region(where) == "" || e.Region == region(where)) {
+			return fmt.Errorf("child cluster node %s (%s) was hit by %s at %s", e.Node, e.Cluster, e.Name, e.Time.Format(time.RFC3339Nano))
 		}
 	}
 	return nil
@@ -208,11 +203,8 @@ func (steps) nodesBecameReadyInOrderWithTolerance(ctx context.Context, n, unit s
 	if err != nil {
 		return err
 	}
-	if st.opts.Plan {
-		return nil
-	}
-	from, err := st.faultStart()
-	if err != nil {
+	from, live, err := st.sinceFault()
+	if !live {
 		return err
 	}
 	// The hierarchy that dictates the order is per region: a child cluster
@@ -254,11 +246,8 @@ func (steps) everyChildNodeNotReady(ctx context.Context, n, unit, where string) 
 	if err != nil {
 		return err
 	}
-	if st.opts.Plan {
-		return nil
-	}
-	from, err := st.faultStart()
-	if err != nil {
+	from, live, err := st.sinceFault()
+	if !live {
 		return err
 	}
 	var nodes []string
@@ -281,11 +270,8 @@ func (steps) groupRecoveredWithin(ctx context.Context, group, n, unit string) er
 	if err != nil {
 		return err
 	}
-	if st.opts.Plan {
-		return nil
-	}
-	from, err := st.faultStart()
-	if err != nil {
+	from, live, err := st.sinceFault()
+	if !live {
 		return err
 	}
 	g := resolveGroups(st, []namedGroup{{Name: group, Scope: groupScopes[group]}})[0]

@@ -257,8 +257,7 @@ func (s *Scenario) RebootBroken(ctx context.Context, groups []action.Group, para
 			}
 		}
 	}
-	err := action.RebootInOrder(ctx, rebootHealer{s}, todo, parallel, s.Timeline)
-	return err
+	return action.RebootInOrder(ctx, rebootHealer{s}, todo, parallel, s.Timeline)
 }
 
 // rebootHealer reboots through the fleet and forgets that the node was hit:

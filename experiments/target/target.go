@@ -326,7 +326,7 @@ func candidates(nodes []infra.Node, s Scope) ([]group, error) {
 			return nil, fmt.Errorf("node %q is listed twice in the fleet", n.Name)
 		}
 		seen[n.Name] = true
-		if !s.matches(n) {
+		if !s.Matches(n.Node) {
 			continue
 		}
 		key := [2]string{n.Cluster, n.Region}
@@ -350,7 +350,8 @@ func candidates(nodes []infra.Node, s Scope) ([]group, error) {
 	return groups, nil
 }
 
-func (s Scope) matches(n infra.Node) bool {
+// Matches reports whether n is in the scope.
+func (s Scope) Matches(n topology.Node) bool {
 	return (s.Region == "" || n.Region == s.Region) &&
 		(s.Cloud == "" || n.Cloud == s.Cloud) &&
 		(s.Cluster == "" || n.Cluster == s.Cluster) &&

@@ -681,7 +681,7 @@ func FuzzSelect(f *testing.F) {
 				t.Errorf("%s picked twice", p.Node.Name)
 			}
 			seen[p.Node.Name] = true
-			if !spec.Scope.matches(p.Node) {
+			if !spec.Scope.Matches(p.Node.Node) {
 				t.Errorf("%s is out of scope %s", p.Node.Name, spec.Scope)
 			}
 			if p.Offset < 0 || (spec.Window == 0 && p.Offset != 0) || (spec.Window > 0 && p.Offset >= spec.Window) {

@@ -18,6 +18,8 @@ type Printer struct {
 	lastTick int
 	lastDone int
 	drawn    bool
+	// statusKey is the key of the last plain status line printed.
+	statusKey string
 }
 
 // New returns a Printer for w. It redraws in place only when w is a terminal
@@ -78,9 +80,9 @@ func (p *Printer) Status(key, line string) {
 		p.drawn = true
 		return
 	}
-	if key != p.phase {
+	if key != p.statusKey {
 		fmt.Fprintln(p.w, line)
-		p.phase = key
+		p.statusKey = key
 	}
 }
 
