@@ -37,6 +37,18 @@ const (
 	// issuer: Name is the API ("CreateNetworkInterface"), Status the outcome
 	// ("ok", "throttled", "shed", "error"), Node the caller's node if any.
 	KindCloudCall Kind = "cloud-call"
+	// KindInstance is one step of a cloud instance's life in an
+	// auto-scaling group: Name "replacement" or "scale-up", Status the
+	// state it entered (NotStarted, Unregistered) or "failed", Node the new
+	// node once it has one, Detail["replaces"] the node it replaces and
+	// Detail["instance"] its instance. The later states, Unready and Ready,
+	// are the new node's node-ready events.
+	KindInstance Kind = "instance"
+	// KindStop is a stop condition that triggered: Name is the condition
+	// as the scenario states it, Status "triggered" (Detail "observed",
+	// "required"), then "reverted" (or "revert failed") once every fault
+	// was reverted.
+	KindStop Kind = "stop"
 	// KindVerdict is the outcome of an assertion step: Name is the step,
 	// Status "passed" or "failed", Detail["required"] and
 	// Detail["observed"] the SLO and what the timeline showed.
@@ -96,6 +108,24 @@ func (t *Timeline) Events() []Event {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	return append([]Event(nil), t.events...)
+}
+
+// Kinds returns a copy of the events of the given kinds, in the order
+// appended. Verdicts that poll a long timeline use it to copy only what they
+// read: a herd of cloud calls can put a thousand events a second on it.
+func (t *Timeline) Kinds(kinds ...Kind) []Event {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var out []Event
+	for _, e := range t.events {
+		for _, k := range kinds {
+			if e.Kind == k {
+				out = append(out, e)
+				break
+			}
+		}
+	}
+	return out
 }
 
 // Clock is the clock the timeline stamps events with.

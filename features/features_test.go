@@ -5,12 +5,16 @@ import (
 	"os"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/cucumber/godog"
 
+	"github.com/aftershock-sre/aftershock/experiments"
 	"github.com/aftershock-sre/aftershock/features"
 	"github.com/aftershock-sre/aftershock/infra/lab"
 	"github.com/aftershock-sre/aftershock/infra/lab/labtest"
+	"github.com/aftershock-sre/aftershock/infra/topology"
+	"github.com/aftershock-sre/aftershock/reports"
 	"github.com/aftershock-sre/aftershock/steps"
 )
 
@@ -114,4 +118,66 @@ func TestNegativeControls(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestStopConditionAborts: a stop condition that trips during a fault stops
+// the scenario, reverts every fault at once (long before the step it cut
+// short would have ended), and the journal marks the scenario aborted.
+func TestStopConditionAborts(t *testing.T) {
+	opts := labOptions(t)
+	var timeline []experiments.Event
+	opts.Timelines = func(_, _ string, _ *topology.Topology, tl *experiments.Timeline) { timeline = tl.Events() }
+	const scenario = `Feature: stop condition
+  Scenario: metrics-intake must not fall below 90%
+    Given a fleet on the lab:
+      | region | cloud | parent control-plane nodes | parent workers | child clusters | nodes per child cluster |
+      | eu1    | gcp   | 1                          | 1              | 1              | 4                       |
+    And the "metrics-intake" service runs sharded on every child cluster
+    And the experiment stops if "metrics-intake" availability falls below 90% for 2 seconds
+    And all nodes are Ready
+    When systemd-networkd restarts on 50% of nodes in all regions
+    And operators take 60 seconds to react
+    Then for 1 second no node becomes NotReady
+`
+	var out bytes.Buffer
+	start := time.Now()
+	status := godog.TestSuite{
+		Name:                "stop-condition",
+		ScenarioInitializer: steps.InitializeScenario(opts),
+		Options: &godog.Options{Format: "pretty", Output: &out, Strict: true, NoColors: true,
+			FeatureContents: []godog.Feature{{Name: "stop.feature", Contents: []byte(scenario)}}},
+	}.Run()
+	took := time.Since(start)
+	if status == 0 {
+		t.Fatalf("an aborted scenario passed:\n%s", out.String())
+	}
+	if !strings.Contains(out.String(), `aborted by the stop condition "the experiment stops if \"metrics-intake\" availability falls below 90% for 2 seconds"`) {
+		t.Errorf("the failure does not say which stop condition aborted it:\n%s", out.String())
+	}
+	var triggered, reverted, injected time.Time
+	for _, e := range timeline {
+		switch {
+		case e.Kind == experiments.KindStop && e.Status == "triggered":
+			triggered = e.Time
+		case e.Kind == experiments.KindStop && e.Status == "reverted":
+			reverted = e.Time
+		case e.Kind == experiments.KindFault && e.Status == "injected" && injected.IsZero():
+			injected = e.Time
+		}
+	}
+	if triggered.IsZero() || reverted.IsZero() {
+		t.Fatalf("no stop events on the timeline (triggered %v, reverted %v)", triggered, reverted)
+	}
+	if d := triggered.Sub(injected); d > 15*time.Second {
+		t.Errorf("the stop condition triggered %s after the fault; want within a few seconds", d)
+	}
+	if took > 50*time.Second {
+		t.Errorf("the scenario took %s: the 60-second step was not cut short", took)
+	}
+	j := reports.FromTimelines("stop", []reports.Scenario{{Name: "stop", Events: timeline}})
+	if got := j.Scenarios[0].Status; got != reports.StatusAborted {
+		t.Errorf("journal status %q, want %q", got, reports.StatusAborted)
+	}
+	t.Logf("triggered %s after the first injection, faults reverted %s later, scenario over in %s",
+		triggered.Sub(injected).Round(time.Millisecond), reverted.Sub(triggered).Round(time.Millisecond), took.Round(time.Millisecond))
 }

@@ -17,6 +17,19 @@ say "cloud API emulator, unthrottled, and one service shard (issue 4)"
 go test -count=1 -run '^$' -bench 'APIUnthrottled' -benchtime 2s ./infra/cloud/ | grep -E 'cloud emulator|calls/s'
 go test -count=1 -run '^$' -bench 'ShardQuery' -benchtime 2s ./infra/service/ | grep -E '^Benchmark'
 
+say "replacement pipeline throughput against its limits (issue 4)"
+go test -count=1 -run '^$' -bench 'ReplacementThroughput' -benchtime 1x -timeout 10m ./infra/cloud/ | grep -E '^replacement pipeline'
+
+say "prober throughput and CPU on the lab (issue 4)"
+go test -count=1 -run '^$' -bench 'ProberThroughput' -benchtime 1x -timeout 10m ./experiments/scenario/ | grep -E '^prober'
+
+say "kind: time to a Ready topology, and the kind/lab ratio (issue 8)"
+if docker image inspect aftershock/kind-node:v1.36.3 >/dev/null 2>&1; then
+  AFTERSHOCK_AGENT=$PWD/bin/aftershock-agent go test -count=1 -run '^$' -bench 'UpTiny' -benchtime 1x -timeout 30m ./infra/kind/ | grep -vE '^(goos|goarch|pkg|cpu|PASS|ok)'
+else
+  echo "skipped: no Docker engine or no node image (hack/build-kind-node-image.sh builds it)"
+fi
+
 say "wall time of make demo with the binaries cached (issue 3)"
 start=$(date +%s%N)
 hack/demo.sh >/dev/null 2>&1

@@ -3,7 +3,9 @@
 # already there: iproute2, etcd (Debian's etcd-server) and chromium (for
 # report screenshots) from apt, and
 # kube-apiserver and kube-controller-manager built from the Go module proxy
-# into the cache folder (hack/build-kube.sh). Safe to run again and again.
+# into the cache folder (hack/build-kube.sh), and terraform, built from the
+# Go module proxy when none is installed (hack/terraform.sh). Safe to run
+# again and again.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 say() { printf '[deps] %s\n' "$*" >&2; }
@@ -31,4 +33,5 @@ fi
 say "etcd: $(etcd --version 2>/dev/null | head -1)"
 
 "$here/build-kube.sh" >/dev/null
+"$here/terraform.sh" >/dev/null # the Terraform provider's tests apply the lab module
 say "ready"

@@ -2,6 +2,7 @@ package reports
 
 import (
 	"cmp"
+	"fmt"
 	"maps"
 	"regexp"
 	"slices"
@@ -29,6 +30,8 @@ type view struct {
 	origin time.Time
 	// faults counts fault events by fault name, then status.
 	faults map[string]map[string]int
+	// launched are the nodes an auto-scaling group launched during the run.
+	launched map[string]bool
 
 	clusters  []*clusterView
 	byCluster map[string]*clusterView
@@ -64,6 +67,9 @@ type view struct {
 type clusterView struct {
 	name, region, role string
 	nodes              []string
+	// launched counts the nodes of nodes that an auto-scaling group
+	// launched during the run; the blast radius leaves them out.
+	launched           int
 	selected, injected int
 	disrupted, back    int
 	// last is when its last disrupted node was Ready again, lastNode which.
@@ -137,6 +143,7 @@ func newView(sc *Scenario, topo *topology.Topology) *view {
 		v.start, v.end = v.events[0].Time, v.events[len(v.events)-1].Time
 	}
 	v.origin = v.start
+	v.launched = slo.Launched(v.events)
 	for _, e := range v.events {
 		if e.Kind == experiments.KindFault && e.Status == "injected" && !v.faulted {
 			v.fault, v.faulted, v.origin = e.Time, true, e.Time
@@ -189,6 +196,9 @@ func (v *view) layout(topo *topology.Topology) {
 	}
 	for n, c := range v.nodeCluster {
 		cluster(c).nodes = append(cluster(c).nodes, n)
+		if v.launched[n] {
+			cluster(c).launched++
+		}
 	}
 	var extra []string
 	for n := range v.nodeCluster {
@@ -331,8 +341,31 @@ func (v *view) recover(topo *topology.Topology) {
 		}
 		v.downRuns[n] = runs[i:]
 	}
-	for n, s := range states {
+	// A replaced node is back when its replacement first turned Ready; the
+	// replacements themselves were never disrupted, only new.
+	firstReady := map[string]time.Time{} // after the fault
+	for _, e := range v.events {
+		if _, seen := firstReady[e.Node]; !seen && e.Kind == experiments.KindNodeReady && e.Status == experiments.Ready && !e.Time.Before(v.fault) {
+			firstReady[e.Node] = e.Time
+		}
+	}
+	decided := slo.ReplacementsDecided(v.events)
+	for old, next := range slo.ReplacedBy(v.events) {
+		s := states[old]
+		if s == nil {
+			s = &state{}
+			states[old] = s
+		}
 		if !s.disrupted {
+			// Replaced before any probe saw it NotReady.
+			s.disrupted, s.down = true, decided[old]
+		}
+		if back, ok := firstReady[next]; ok && !s.recovered {
+			s.recovered, s.back = true, back
+		}
+	}
+	for n, s := range states {
+		if !s.disrupted || v.launched[n] {
 			continue
 		}
 		r := nodeRecovery{node: n, cluster: v.nodeCluster[n], down: s.down, back: s.back, recovered: s.recovered}
@@ -392,7 +425,9 @@ func (v *view) nodeGroups(topo *topology.Topology) []slo.Group {
 	}
 	all := make([]string, 0, len(v.nodeCluster))
 	for n := range v.nodeCluster {
-		all = append(all, n)
+		if !v.launched[n] {
+			all = append(all, n)
+		}
 	}
 	slices.SortFunc(all, v.compareNodes)
 	return append(groups, slo.Group{Name: "all nodes", Nodes: all})
@@ -551,4 +586,25 @@ func digits(s string) int {
 		i++
 	}
 	return i
+}
+
+// stopNote says when and why a stop condition aborted the scenario, or ""
+// if none did.
+func (v *view) stopNote() string {
+	note := ""
+	for _, e := range v.events {
+		if e.Kind != experiments.KindStop {
+			continue
+		}
+		switch e.Status {
+		case "triggered":
+			note = fmt.Sprintf("stopped at %s by the stop condition %q: %s (required: %s).",
+				offset(e.Time, v.origin), e.Name, e.Detail["observed"], e.Detail["required"])
+		case "reverted":
+			note += fmt.Sprintf(" %s faults reverted at %s.", e.Detail["faults"], offset(e.Time, v.origin))
+		default:
+			note += fmt.Sprintf(" Reverting its faults failed: %s.", e.Detail["error"])
+		}
+	}
+	return note
 }

@@ -71,6 +71,9 @@ func RenderHTML(j Journal) ([]byte, error) {
 		default:
 			sp.Origin = fmt.Sprintf("Scenario's first event at %s from the run's start; no fault was injected.", offset(v.start, runStart))
 		}
+		if note := v.stopNote(); note != "" {
+			sp.Origin += " Aborted: " + note
+		}
 		for _, sec := range sections(v) {
 			sp.Sections = append(sp.Sections, htmlSection(sec))
 		}

@@ -251,7 +251,8 @@ func position(data []byte, offset int64) (line, col int) {
 // paired with the next end of the same text; a step that never ended is
 // "aborted"), and without a Status it derives one: failed if a step failed
 // (or was undefined, pending or ambiguous), aborted if the scenario or a
-// step never ended, passed otherwise. Started and Ended are the earliest and
+// step never ended, passed otherwise; a triggered stop condition makes it
+// aborted whatever its steps say. Started and Ended are the earliest and
 // latest event times. Inputs are left for the caller to fill in.
 func FromTimelines(runID string, scenarios []Scenario) Journal {
 	j := Journal{Schema: SchemaV1, RunID: runID}
@@ -262,6 +263,9 @@ func FromTimelines(runID string, scenarios []Scenario) Journal {
 		}
 		if sc.Status == "" {
 			sc.Status = statusOf(sc.Steps, ended(sc.Events))
+			if stopped(sc.Events) {
+				sc.Status = StatusAborted
+			}
 		}
 		for _, e := range sc.Events {
 			if j.Started.IsZero() || e.Time.Before(j.Started) {
@@ -306,6 +310,13 @@ func stepsFromEvents(events []experiments.Event) []Step {
 func ended(events []experiments.Event) bool {
 	return slices.ContainsFunc(events, func(e experiments.Event) bool {
 		return e.Kind == experiments.KindStep && strings.HasPrefix(e.Name, scenarioPrefix) && e.Status == "ended"
+	})
+}
+
+// stopped says whether a stop condition aborted the scenario.
+func stopped(events []experiments.Event) bool {
+	return slices.ContainsFunc(events, func(e experiments.Event) bool {
+		return e.Kind == experiments.KindStop && e.Status == "triggered"
 	})
 }
 

@@ -40,6 +40,9 @@ func RenderMarkdown(j Journal) ([]byte, error) {
 		v := newView(sc, j.Inputs.Topology)
 		fmt.Fprintf(&b, "\n## %d. %s — %s\n\n", i+1, mdText(sc.Name), verdict(sc.Status))
 		writeOrigin(&b, j, v)
+		if note := v.stopNote(); note != "" {
+			fmt.Fprintf(&b, "\n**Aborted:** %s\n", mdText(note))
+		}
 		writeFailure(&b, sc)
 		for _, sec := range sections(v) {
 			writeSection(&b, sec)

@@ -98,14 +98,14 @@ func blastSection(v *view) (section, bool) {
 			t = &total{}
 			totals[c.region] = t
 		}
-		t.nodes += len(c.nodes)
+		t.nodes += len(c.nodes) - c.launched
 		t.selected += c.selected
 		t.injected += c.injected
 		t.last = i
 	}
 	for i, c := range v.clusters {
 		s.rows = append(s.rows, row{cells: []string{orDash(c.region), c.name, orDash(c.role),
-			ratio(c.selected, len(c.nodes)), ratio(c.injected, len(c.nodes))}})
+			ratio(c.selected, len(c.nodes)-c.launched), ratio(c.injected, len(c.nodes)-c.launched)}})
 		if t := totals[c.region]; t.last == i {
 			s.rows = append(s.rows, row{strong: true, cells: []string{orDash(c.region), "all clusters", "",
 				ratio(t.selected, t.nodes), ratio(t.injected, t.nodes)}})

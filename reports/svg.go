@@ -208,7 +208,11 @@ func readyChart(v *view) (template.HTML, []legendItem) {
 		pts = append(pts, fmt.Sprintf("%.1f,%.1f", a.x(v.end), y(prev)))
 		w.printf(`<polyline class="series" data-series="%s" points="%s" stroke="%s"%s><title>%s</title></polyline>`,
 			esc(clusterName(c)), strings.Join(pts, " "), color, dashAttr(dash), esc(clusterName(c)))
-		legend = append(legend, legendItem{Name: fmt.Sprintf("%s (%d nodes)", clusterName(c), len(v.clusterNodes(c))), Color: color, Dash: dash})
+		name := fmt.Sprintf("%s (%d nodes)", clusterName(c), len(v.clusterNodes(c)))
+		if cv := v.byCluster[c]; cv != nil && cv.launched > 0 {
+			name = fmt.Sprintf("%s (%d nodes, %d launched)", clusterName(c), len(v.clusterNodes(c))-cv.launched, cv.launched)
+		}
+		legend = append(legend, legendItem{Name: name, Color: color, Dash: dash})
 	}
 	return w.html(), legend
 }
@@ -333,10 +337,10 @@ func cloudChart(v *view) (template.HTML, []legendItem) {
 	var w svgWriter
 	w.open(bottom+axisHeight, "Cloud API calls and throttles per second")
 	w.markers(v, a, plotTop, bottom)
-	step := niceStep(float64(peak), 4)
+	step := niceCount(float64(peak), 4)
 	for n := 0.0; n <= float64(peak); n += step {
 		w.printf(`<line class="grid" x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f"/>`, plotLeft, y(n), chartWidth-plotRight, y(n))
-		w.printf(`<text class="tick" x="%.1f" y="%.1f" text-anchor="end">%s</text>`, plotLeft-6, y(n)+4, tickLabel(n, step))
+		w.printf(`<text class="tick" x="%.1f" y="%.1f" text-anchor="end">%.0f</text>`, plotLeft-6, y(n)+4, n)
 	}
 	w.printf(`<text class="axis-label" x="%.1f" y="%.1f" text-anchor="end">calls/s</text>`, plotLeft-44, plotTop+plotHeight/2)
 	w.timeTicks(a, plotTop, bottom)
@@ -554,6 +558,21 @@ func niceStep(span float64, n int) float64 {
 		}
 	}
 	return math.Pow(10, math.Ceil(math.Log10(span/float64(n))))
+}
+
+// niceCount is a 1, 2 or 5 times a power of ten step that cuts span (a
+// count) into at most n steps, and at least 1.
+func niceCount(span float64, n int) float64 {
+	if !(span > 0) || math.IsInf(span, 0) {
+		return 1
+	}
+	for p := 1.0; ; p *= 10 {
+		for _, m := range []float64{1, 2, 5} {
+			if span/(m*p) <= float64(n) {
+				return m * p
+			}
+		}
+	}
 }
 
 // tickLabel formats a tick at s seconds: "30s", "2m", "1.5s".

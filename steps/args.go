@@ -12,8 +12,9 @@ import (
 	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
-// duration reads "<n> second(s)" or "<n> minute(s)" as matched by the
-// phrases' (\d+) (seconds?|minutes?) groups.
+// duration reads "<n> millisecond(s)", "<n> second(s)" or "<n> minute(s)"
+// as matched by the phrases' (\d+) (seconds?|minutes?) groups (and, where a
+// phrase allows them, milliseconds?).
 func duration(n, unit string) (time.Duration, error) {
 	if n == "" {
 		return 0, nil
@@ -22,16 +23,25 @@ func duration(n, unit string) (time.Duration, error) {
 	if err != nil || v < 0 {
 		return 0, fmt.Errorf("%q is not a whole number of %s", n, unit)
 	}
-	if strings.HasPrefix(unit, "minute") {
+	if v > maxDurationCount { // more would overflow time.Duration in minutes
+		return 0, fmt.Errorf("%q %s is too long (want at most %d)", n, unit, maxDurationCount)
+	}
+	switch {
+	case strings.HasPrefix(unit, "minute"):
 		return time.Duration(v) * time.Minute, nil
+	case strings.HasPrefix(unit, "millisecond"):
+		return time.Duration(v) * time.Millisecond, nil
 	}
 	return time.Duration(v) * time.Second, nil
 }
 
+// maxDurationCount bounds the number in a duration, whatever its unit.
+const maxDurationCount = 100_000_000
+
 // percent reads a percentage of nodes, which must be in (0, 100].
 func percent(s string) (float64, error) {
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil || v <= 0 || v > 100 {
+	if err != nil || !(v > 0 && v <= 100) { // NaN too
 		return 0, fmt.Errorf("%s%% is not a share of nodes (want more than 0%% and at most 100%%)", s)
 	}
 	return v, nil
@@ -137,8 +147,8 @@ func fleetTable(t *godog.Table, source string) (topology.Topology, error) {
 		nums := make([]int, 4)
 		for j := range nums {
 			v, err := strconv.Atoi(cells[2+j])
-			if err != nil || v < 0 {
-				return topology.Topology{}, fmt.Errorf("fleet table row %d (%s): %s is %q: want a whole number", i+1, cells[0], fleetColumns[2+j], cells[2+j])
+			if err != nil || v < 0 || v > topology.MaxNodes {
+				return topology.Topology{}, fmt.Errorf("fleet table row %d (%s): %s is %q: want a whole number from 0 to %d", i+1, cells[0], fleetColumns[2+j], cells[2+j], topology.MaxNodes)
 			}
 			nums[j] = v
 		}

@@ -57,9 +57,20 @@ func restartNetworkd(ctx context.Context, amount target.Amount, scope target.Sco
 	if err := st.ensureFleet(ctx); err != nil {
 		return err
 	}
-	sel, err := target.Select(st.nodes(), target.Spec{Amount: amount, Scope: scope, Window: window, Seed: st.opts.Seed})
+	nodes := st.nodes()
+	sel, err := target.Select(nodes, target.Spec{Amount: amount, Scope: scope, Window: window, Seed: st.opts.Seed})
 	if err != nil {
 		return err
+	}
+	if err := st.opts.BlastRadius.check(len(sel.Picks), len(nodes)); err != nil {
+		return err
+	}
+	// A fleet may cap lower than its provider (a Terraform inventory's
+	// max_blast_radius).
+	if capped, ok := st.sc.Fleet.(interface{ CheckBlastRadius(int) error }); ok && !st.opts.BlastRadius.Lifted {
+		if err := capped.CheckBlastRadius(len(sel.Picks)); err != nil {
+			return err
+		}
 	}
 	if st.opts.Plan {
 		st.planf("networkd-restart: %s", sel)
@@ -150,4 +161,38 @@ func (steps) operatorsTakeToReact(ctx context.Context, n, unit string) error {
 		return err
 	}
 	return st.opts.Clock.Sleep(ctx, d)
+}
+
+// BlastRadius caps the share of a fleet's nodes one fault step may hit.
+type BlastRadius struct {
+	// Max is the largest share, in (0, 1]; 0 means 1 (global).
+	Max float64
+	// Provider names whose default the cap is, for the message.
+	Provider string
+	// Lifted says the run lifted the cap (--allow-global-blast-radius):
+	// neither this cap nor the fleet's own applies.
+	Lifted bool
+}
+
+// String describes the cap, e.g. "34% of nodes per fault (terraform)".
+func (b BlastRadius) String() string {
+	if b.Max <= 0 || b.Max >= 1 {
+		if b.Provider == "" {
+			return "none: a fault may hit every node"
+		}
+		return "none: a fault may hit every node (" + b.Provider + ")"
+	}
+	return fmt.Sprintf("%.0f%% of nodes per fault (%s; --allow-global-blast-radius lifts it)", 100*b.Max, b.Provider)
+}
+
+// check refuses a selection of picked nodes of total beyond the cap.
+func (b BlastRadius) check(picked, total int) error {
+	if b.Lifted || b.Max <= 0 || b.Max >= 1 || total == 0 {
+		return nil
+	}
+	if share := float64(picked) / float64(total); share > b.Max {
+		return fmt.Errorf("the fault would hit %d of %d nodes (%.1f%%), beyond the %s blast-radius cap of %.0f%%; "+
+			"run with --allow-global-blast-radius to lift it", picked, total, 100*share, b.Provider, 100*b.Max)
+	}
+	return nil
 }

@@ -21,8 +21,13 @@ func (steps) aFleetOnTheLab(ctx context.Context, table *godog.Table) error {
 	if err != nil {
 		return err
 	}
+	if st.opts.Fleet != nil {
+		st.planf("fleet table replaced by %s", st.opts.Fleet.Source)
+		topo = *st.opts.Fleet
+	}
 	st.topo = &topo
 	st.planf("fleet: %d regions, %d clusters, %d nodes", len(topo.Regions), len(topo.Clusters()), len(topo.Nodes()))
+	st.planf("blast-radius cap: %s", st.opts.BlastRadius)
 	return nil
 }
 

@@ -45,6 +45,19 @@ func TestOwnersPhrasesAreAccepted(t *testing.T) {
 		"all nodes are Ready within 2 minutes",
 		"for 20 seconds no node becomes NotReady",
 		"nodes became Ready in this order:",
+		`the "metrics-intake" service runs sharded on every child cluster`,
+		`the "tag-index" service runs as a 3-replica quorum on every child cluster`,
+		"auto-scaling groups in us1 replace a node after 3 failed status checks",
+		"the cloud API in us1 allows 5 CreateNetworkInterface calls per second",
+		"the certificate issuer in us1 serves at most 20 concurrent requests",
+		"the network operator retries every 10 milliseconds without backoff",
+		"the network operator retries with exponential backoff from 100 milliseconds to 5 seconds",
+		`"metrics-intake" keeps serving at least 35% of requests in every region`,
+		`"tag-index" is unavailable in at least one child cluster`,
+		`"metrics-intake" serves at least 99.5% of requests within 30 seconds after all nodes are Ready`,
+		"at least 90% of replaced nodes in us1 stay Unready for at least 60 seconds",
+		"more than 99% of CreateNetworkInterface calls in us1 were throttled",
+		"every replaced node in us1 is Ready within 3 minutes",
 	}
 	for _, text := range phrases {
 		n := 0

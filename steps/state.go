@@ -2,6 +2,7 @@ package steps
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -21,8 +22,14 @@ import (
 type Options struct {
 	// Provider builds fleets; it is not used when planning.
 	Provider scenario.Provider
+	// Fleet, if set, is built instead of every scenario's fleet table (the
+	// table is still checked), e.g. a smaller fleet where nodes are costly.
+	Fleet *topology.Topology
 	// Seed makes every targeting step reproducible.
 	Seed uint64
+	// BlastRadius caps the share of nodes one fault step may hit; the zero
+	// value allows every node, as the lab and kind do.
+	BlastRadius BlastRadius
 	// JournalDir receives each scenario's injection journal.
 	JournalDir string
 	// Plan makes every step a dry run: arguments are checked and each fault
@@ -61,16 +68,39 @@ func InitializeScenario(opts Options) func(*godog.ScenarioContext) {
 			if st, ok := ctx.Value(stateKey{}).(*state); ok {
 				st.stepStart, st.stepText = st.opts.Clock.Now(), step.Text
 				st.sc.Timeline.Append(experiments.Event{Kind: experiments.KindStep, Name: step.Text, Status: "started"})
+				// A triggered stop condition cancels the running step and
+				// fails every later one.
+				abort := st.sc.Abort()
+				if abort.Err() != nil {
+					return ctx, context.Cause(abort)
+				}
+				stepCtx, cancel := context.WithCancelCause(ctx)
+				stop := context.AfterFunc(abort, func() { cancel(context.Cause(abort)) })
+				parent := ctx
+				st.releaseStep = func() context.Context { stop(); cancel(nil); return parent }
+				return stepCtx, nil
 			}
 			return ctx, nil
 		})
 		sc.StepContext().After(func(ctx context.Context, step *godog.Step, status godog.StepResultStatus, err error) (context.Context, error) {
 			if st, ok := ctx.Value(stateKey{}).(*state); ok {
+				if st.releaseStep != nil {
+					// The next step derives from this step's parent, not
+					// from its own, now cancelled, context.
+					ctx = st.releaseStep()
+					st.releaseStep = nil
+				}
+				var aborted error
+				if abort := st.sc.Abort(); abort.Err() != nil && err != nil {
+					aborted = context.Cause(abort)
+					err = fmt.Errorf("%w (%w)", aborted, err)
+				}
 				e := experiments.Event{Kind: experiments.KindStep, Name: step.Text, Status: status.String()}
 				if err != nil {
 					e.Detail = map[string]string{"error": err.Error()}
 				}
 				st.sc.Timeline.Append(e)
+				return ctx, aborted
 			}
 			return ctx, nil
 		})
@@ -81,6 +111,9 @@ func InitializeScenario(opts Options) func(*godog.ScenarioContext) {
 			}
 			// Tear down even when the run was interrupted.
 			downErr := st.sc.Teardown(context.WithoutCancel(ctx))
+			if abort := st.sc.Abort(); abort.Err() != nil {
+				downErr = errors.Join(context.Cause(abort), downErr)
+			}
 			st.sc.Timeline.Append(experiments.Event{Kind: experiments.KindStep, Name: "scenario: " + s.Name, Status: "ended"})
 			if opts.Timelines != nil {
 				opts.Timelines(s.Uri, s.Name, st.topo, st.sc.Timeline)
@@ -94,14 +127,22 @@ type stateKey struct{}
 
 // state is one scenario's state, carried in its context.
 type state struct {
-	opts      Options
-	source    string
-	name      string
-	topo      *topology.Topology
-	services  []infra.ServiceSpec
-	sc        *scenario.Scenario
-	stepStart time.Time
-	stepText  string
+	opts     Options
+	source   string
+	name     string
+	topo     *topology.Topology
+	services []infra.ServiceSpec
+	// clouds are the declared clouds of aws regions, started with the fleet.
+	clouds     map[string]*infra.RegionCloudSpec
+	cloudOrder []string
+	// stops are the declared stop conditions, armed with the fleet.
+	stops []scenario.StopCondition
+	// releaseStep cancels the running step's context and returns the
+	// context it was derived from.
+	releaseStep func() context.Context
+	sc          *scenario.Scenario
+	stepStart   time.Time
+	stepText    string
 }
 
 func stateFrom(ctx context.Context) (*state, error) {
@@ -135,7 +176,10 @@ func (st *state) ensureFleet(ctx context.Context) error {
 			return err
 		}
 	}
-	return nil
+	if err := st.startClouds(ctx); err != nil {
+		return err
+	}
+	return st.startStopConditions()
 }
 
 // nodes are the fleet's nodes: the live ones, or, when planning, the ones

@@ -27,6 +27,9 @@ func (p *countingProvider) Up(context.Context, topology.Topology) (infra.Fleet, 
 	return nil, errors.New("no fleet in this test")
 }
 
+// gcpFleet is a fleet with one gcp region and no aws one.
+const gcpFleet = "    Given a fleet on the lab:\n      | region | cloud | parent control-plane nodes | parent workers | child clusters | nodes per child cluster |\n      | eu1    | gcp   | 1 | 1 | 1 | 1 |\n"
+
 // Bad input fails the plan with a message naming the file and line, and
 // Run creates nothing.
 func TestBadInputFailsThePlanAndCreatesNothing(t *testing.T) {
@@ -48,6 +51,17 @@ func TestBadInputFailsThePlanAndCreatesNothing(t *testing.T) {
 		{"zero replicas", fleetStep + "    And the \"tag-index\" service runs as a 0-replica quorum on every child cluster\n", "a 0-replica quorum: want an odd number"},
 		{"a quorum larger than a cluster", fleetStep + "    And the \"tag-index\" service runs as a 3-replica quorum on every child cluster\n", "does not fit on child cluster us1-app1 of 1 nodes"},
 		{"an unknown service", fleetStep + "    And the \"metrics-intake\" service runs sharded on every child cluster\n    Then \"tag-index\" is unavailable in at least one child cluster\n", `bad.feature:7: Then "tag-index" is unavailable in at least one child cluster: unknown service "tag-index" (the scenario runs metrics-intake)`},
+		{"a rate of 0", fleetStep + "    And the cloud API in us1 allows 0 CreateNetworkInterface calls per second\n", "bad.feature:6: And the cloud API in us1 allows 0 CreateNetworkInterface calls per second: 0 CreateNetworkInterface calls per second: want more than 0"},
+		{"a negative rate", fleetStep + "    And the cloud API in us1 allows -5 CreateNetworkInterface calls per second\n", "bad.feature:6: And the cloud API in us1 allows -5 CreateNetworkInterface calls per second: no such step"},
+		{"cloud behaviour on an unknown region", fleetStep + "    And auto-scaling groups in eu9 replace a node after 3 failed status checks\n", `bad.feature:6: And auto-scaling groups in eu9 replace a node after 3 failed status checks: unknown region "eu9": the fleet has us1`},
+		{"cloud behaviour on a gcp region", gcpFleet + "    And auto-scaling groups in eu1 replace a node after 3 failed status checks\n", "region eu1 runs on gcp: only aws regions have auto-scaling groups"},
+		{"zero failed checks", fleetStep + "    And auto-scaling groups in us1 replace a node after 0 failed status checks\n", "0 failed status checks: want at least 1"},
+		{"a quota of 0 instances", fleetStep + "    And the cloud API in us1 allows at most 0 instances\n", "0 instances: want at least 1"},
+		{"an issuer of 0 concurrent requests", fleetStep + "    And the certificate issuer in us1 serves at most 0 concurrent requests\n", "0 concurrent requests: want at least 1"},
+		{"a retry interval of 0", fleetStep + "    And the network operator retries every 0 milliseconds without backoff\n", "the network operator: retry interval 0s: want more than 0"},
+		{"a backoff that shrinks", fleetStep + "    And the network operator retries with exponential backoff from 10 seconds to 1 seconds\n", "want a maximum of at least the initial wait"},
+		{"a network operator without aws", gcpFleet + "    And the network operator retries every 10 milliseconds without backoff\n", "the fleet has no aws region"},
+		{"scale-up of an unknown cluster", fleetStep + "    When the auto-scaling group of us1-app9 scales up by 3 nodes\n", `unknown cluster "us1-app9"`},
 		{"zero parallelism", fleetStep + "    When operators reboot the NotReady nodes in order, 0 at a time:\n      | parent workers |\n", "at least 1 node"},
 	}
 	for _, tt := range tests {
@@ -94,5 +108,36 @@ func TestPlanShowsTheSelection(t *testing.T) {
 	}
 	if strings.Contains(plan, "eu1-") {
 		t.Errorf("an aws-only fault would hit a gcp node:\n%s", plan)
+	}
+}
+
+// A fault beyond the provider's blast-radius cap fails the plan, and the
+// plan shows the cap.
+func TestBlastRadiusCap(t *testing.T) {
+	feature := "Feature: cap\n  Scenario: too wide\n" + fleetStep + "    When systemd-networkd restarts on 60% of nodes in all regions\n"
+	capped := BlastRadius{Max: 0.34, Provider: "terraform"}
+	for _, tt := range []struct {
+		name string
+		cap  BlastRadius
+		fail bool
+	}{
+		{"capped", capped, true},
+		{"lifted", BlastRadius{Max: 1, Provider: "terraform"}, false},
+		{"lab", BlastRadius{}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			suite := Suite{FS: fstest.MapFS{"cap.feature": {Data: []byte(feature)}}, Paths: []string{"cap.feature"}, Steps: Options{BlastRadius: tt.cap}}
+			var plan bytes.Buffer
+			err := suite.Plan(&plan)
+			if tt.fail != (err != nil) {
+				t.Fatalf("plan error %v, want failure %v:\n%s", err, tt.fail, plan.String())
+			}
+			if tt.fail && !strings.Contains(err.Error(), "cap.feature:6:") || tt.fail && !strings.Contains(err.Error(), "--allow-global-blast-radius") {
+				t.Errorf("the error does not name the line and the way out: %v", err)
+			}
+			if !strings.Contains(plan.String(), "blast-radius cap: "+tt.cap.String()) {
+				t.Errorf("the plan does not show the cap %q:\n%s", tt.cap, plan.String())
+			}
+		})
 	}
 }

@@ -21,13 +21,24 @@ const pollInterval = 200 * time.Millisecond
 // await re-evaluates check on the timeline until it passes or the deadline
 // passes; the failure message is the verdict's own, naming the evidence.
 func (st *state) await(ctx context.Context, deadline time.Time, check func(events []experiments.Event) slo.Result) error {
+	return st.awaitDecided(ctx, deadline, st.sc.Timeline.Events, func(events []experiments.Event, _ time.Time) (slo.Result, bool) {
+		r := check(events)
+		return r, r.Passed
+	})
+}
+
+// awaitDecided re-evaluates check on what events returns until check decides
+// (passed or failed for good) or the deadline passes.
+func (st *state) awaitDecided(ctx context.Context, deadline time.Time, events func() []experiments.Event,
+	check func(events []experiments.Event, now time.Time) (slo.Result, bool)) error {
 	clock := st.opts.Clock
 	for {
-		r := check(st.sc.Timeline.Events())
-		if r.Passed || !clock.Now().Before(deadline) {
+		now := clock.Now()
+		r, decided := check(events(), now)
+		if decided || !now.Before(deadline) {
 			return st.verdict(r)
 		}
-		if err := clock.Sleep(ctx, min(pollInterval, deadline.Sub(clock.Now())+time.Millisecond)); err != nil {
+		if err := clock.Sleep(ctx, min(pollInterval, deadline.Sub(now)+time.Millisecond)); err != nil {
 			return err
 		}
 	}

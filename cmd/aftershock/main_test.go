@@ -9,9 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // binDir holds aftershock and aftershock-agent, built once for these tests:
@@ -264,79 +262,6 @@ func TestRunWritesReportsAndExitCodes(t *testing.T) {
 				}
 			}
 		})
-	}
-}
-
-// TestRunAbortsOnSIGINT interrupts a run in the middle of its fault: it must
-// stop within 10 seconds, say it aborted, exit non-zero, and leave no
-// namespace or lab process behind.
-func TestRunAbortsOnSIGINT(t *testing.T) {
-	requireRoot(t)
-	dir := t.TempDir()
-	feature := filepath.Join(dir, "slow.feature")
-	body := `Feature: interrupted
-  Scenario: an operator presses Ctrl-C
-    Given a fleet on the lab:
-      | region | cloud | parent control-plane nodes | parent workers | child clusters | nodes per child cluster |
-      | eu1    | gcp   | 1                          | 1              | 1              | 2                       |
-    And all nodes are Ready
-    When systemd-networkd restarts on 100% of nodes in all regions
-    And operators take 5 minutes to react
-`
-	if err := os.WriteFile(feature, []byte(body), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(filepath.Join(binDir, "aftershock"), "run", feature, "--report-dir", filepath.Join(dir, "report"))
-	out := &lockedBuffer{}
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	deadline := time.Now().Add(2 * time.Minute)
-	for !strings.Contains(out.String(), "systemd-networkd restarts") {
-		if time.Now().After(deadline) {
-			_ = cmd.Process.Kill()
-			t.Fatalf("the run never reached its fault:\n%s", out.String())
-		}
-		time.Sleep(200 * time.Millisecond)
-	}
-	time.Sleep(2 * time.Second) // in the middle of the fault
-	labs, _ := filepath.Glob(filepath.Join(os.TempDir(), "aftershock", "*"))
-	if len(labs) == 0 {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		t.Fatalf("no lab folder while the run is in its fault:\n%s", out.String())
-	}
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	start := time.Now()
-	select {
-	case err := <-done:
-		if err == nil {
-			t.Errorf("an interrupted run exited 0:\n%s", out.String())
-		}
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		t.Fatalf("the run did not stop within 10 s of SIGINT:\n%s", out.String())
-	}
-	t.Logf("stopped %s after SIGINT", time.Since(start).Round(time.Millisecond))
-	if !strings.Contains(out.String(), "aborted") {
-		t.Errorf("the run does not say it aborted:\n%s", out.String())
-	}
-	for _, dir := range labs {
-		runID := filepath.Base(dir)
-		if left := labNamespaces(t, runID); len(left) > 0 {
-			t.Errorf("namespaces of lab %s left after SIGINT: %v", runID, left)
-		}
-		if _, err := os.Stat(dir); !os.IsNotExist(err) {
-			t.Errorf("lab folder %s left after SIGINT", dir)
-		}
-		if pids := processesMentioning(dir); len(pids) > 0 {
-			t.Errorf("processes of lab %s left after SIGINT: %v", runID, pids)
-		}
 	}
 }
 

@@ -7,4 +7,6 @@
 // systemd-networkd ≥ v248 considers foreign when it restarts. InjectAll and
 // RevertAll fan a set of faults out over many nodes with bounded
 // parallelism, and RevertFromJournal reverts what a crashed run left behind.
+// Faults never touch the host's network namespace, and an Interlock confines
+// them to the namespaces their run created or was given, pinned by inode.
 package fault

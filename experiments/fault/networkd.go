@@ -120,10 +120,23 @@ type NetworkdRestart struct {
 	Journal *journal.Journal
 	// ID identifies this injection in the journal; required with a Journal.
 	ID string
+	// Interlock, if not nil, must admit the node's namespace, or Inject
+	// refuses it with ErrNotThisRun before it reads or changes anything.
+	// The host's namespace is refused either way, unless OwnHost allows it.
+	Interlock *Interlock
+	// OwnHost, if set, lets the fault act on this process's own network
+	// namespace, but only while this machine's host name is OwnHost: it is
+	// aftershock running on the target node itself, through the node's exec
+	// command (aftershock inject --self on a real node). Every other way to
+	// the host's namespace stays refused.
+	OwnHost string
 
 	mu    sync.Mutex
 	snap  *NetworkdSnapshot // nil until an Inject has journalled it
 	state string            // a journal.State*, or "" before Inject
+	// inode is the inode of the namespace Inject acted on (0: unknown),
+	// so that Revert can tell that the path now leads to another one.
+	inode uint64
 
 	// beforeDelete, if set, runs after the "injecting" entry is written
 	// and before anything is deleted (tests observe that moment).
@@ -164,7 +177,8 @@ func (f *NetworkdRestart) fail(op string, err error) error {
 }
 
 // Inject does what a networkd restart does to the node. It refuses the host's
-// namespace, and refuses to run twice without a Revert in between. Before it
+// namespace, any namespace its Interlock (if set) does not admit, and to run
+// twice without a Revert in between. Before it
 // deletes anything it journals "injecting" with the snapshot; if that fails,
 // nothing is deleted. A failed delete is journalled as "failed", and the
 // error names the node and the rule or route.
@@ -180,11 +194,17 @@ func (f *NetworkdRestart) Inject(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return f.fail("inject", err)
 	}
-	n, err := openNodeNet(f.NetNSPath)
+	n, err := openNodeNet(f.NetNSPath, f.OwnHost)
 	if err != nil {
 		return f.fail("inject", err)
 	}
 	defer n.Close()
+	if f.Interlock != nil {
+		if err := f.Interlock.check(f.NetNSPath, n.id); err != nil {
+			return f.fail("inject", err)
+		}
+	}
+	f.inode = n.id.Ino
 
 	snap, routes, err := f.capture(n)
 	if err != nil {
@@ -284,8 +304,11 @@ func flush(ctx context.Context, n *nodeNet, snap NetworkdSnapshot, routes []netl
 // present now; "file exists" counts as present. Once a Revert has succeeded,
 // further calls do nothing, and Revert before Inject does nothing. If the
 // node's namespace no longer exists, Revert succeeds and journals "reverted"
-// with the error "target gone: <path>". It journals "reverting" first, and
-// restores even if that write fails.
+// with the error "target gone: <path>"; if the path now leads to another
+// namespace than the one injected (compared by inode: the node was
+// replaced), Revert touches nothing, succeeds and journals "reverted" with
+// "target replaced: …". It journals "reverting" first, and restores even if
+// that write fails.
 func (f *NetworkdRestart) Revert(ctx context.Context) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -295,7 +318,7 @@ func (f *NetworkdRestart) Revert(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return f.fail("revert", err)
 	}
-	n, err := openNodeNet(f.NetNSPath)
+	n, err := openNodeNet(f.NetNSPath, f.OwnHost)
 	if errors.Is(err, ErrTargetGone) {
 		f.state = journal.StateReverted
 		if err := f.record(journal.StateReverted, f.snap, "target gone: "+f.NetNSPath); err != nil {
@@ -307,6 +330,14 @@ func (f *NetworkdRestart) Revert(ctx context.Context) error {
 		return f.fail("revert", err)
 	}
 	defer n.Close()
+	if f.inode != 0 && n.id.Ino != f.inode {
+		f.state = journal.StateReverted
+		note := fmt.Sprintf("%v: %s is now namespace inode %d, injected into inode %d: not touched", ErrTargetReplaced, f.NetNSPath, n.id.Ino, f.inode)
+		if err := f.record(journal.StateReverted, f.snap, note); err != nil {
+			return f.fail("revert", err)
+		}
+		return nil
+	}
 
 	journalErr := f.record(journal.StateReverting, f.snap, "")
 	f.state = journal.StateReverting
@@ -439,14 +470,15 @@ func (f *NetworkdRestart) record(state string, snap *NetworkdSnapshot, note stri
 		return fmt.Errorf("encode snapshot: %w", err)
 	}
 	return f.Journal.Record(journal.Entry{
-		Time:     time.Now().UTC(),
-		ID:       f.ID,
-		Fault:    NetworkdRestartName,
-		Node:     f.Node,
-		NetNS:    f.NetNSPath,
-		State:    state,
-		Snapshot: raw,
-		Error:    note,
+		Time:       time.Now().UTC(),
+		ID:         f.ID,
+		Fault:      NetworkdRestartName,
+		Node:       f.Node,
+		NetNS:      f.NetNSPath,
+		NetNSInode: f.inode,
+		State:      state,
+		Snapshot:   raw,
+		Error:      note,
 	})
 }
 
@@ -467,6 +499,11 @@ func networkdFromJournal(e journal.Entry, j *journal.Journal) (*NetworkdRestart,
 		return nil, fmt.Errorf("journal entry %s has no network namespace", e.ID)
 	}
 	f := NewNetworkdRestart(e.Node, e.NetNS, NetworkdConfig{}, j, e.ID)
-	f.snap, f.state = &snap, journal.StateInjected
+	f.snap, f.state, f.inode = &snap, journal.StateInjected, e.NetNSInode
+	if e.NetNS == SelfNetNS {
+		// Injected by aftershock running on the node itself: its revert
+		// may act on the node's own namespace, on that node only.
+		f.OwnHost = e.Node
+	}
 	return f, nil
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/netip"
+	"os"
 	"time"
 
 	"github.com/vishvananda/netlink"
@@ -34,6 +35,8 @@ const netlinkTimeout = 10 * time.Second
 type nodeNet struct {
 	path string
 	ns   netns.NsHandle
+	// id identifies the namespace (nsfs device and inode).
+	id nsID
 	// h lists, adds and deletes routes and links.
 	h *netlink.Handle
 	// rules carries routing-policy rule messages, which this package
@@ -43,10 +46,15 @@ type nodeNet struct {
 	rules map[int]*nl.SocketHandle
 }
 
+// SelfNetNS is this process's own network namespace: a node's, when
+// aftershock runs on the node itself.
+const SelfNetNS = "/proc/self/ns/net"
+
 // openNodeNet opens the network namespace at path. It fails with
 // ErrTargetGone if the namespace no longer exists and with ErrHostNamespace if
-// path is this process's own namespace.
-func openNodeNet(path string) (*nodeNet, error) {
+// path is this process's own namespace, unless ownHost is this machine's
+// host name (see NetworkdRestart.OwnHost).
+func openNodeNet(path, ownHost string) (*nodeNet, error) {
 	ns, err := netns.GetFromPath(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: %s", ErrTargetGone, path)
@@ -55,7 +63,7 @@ func openNodeNet(path string) (*nodeNet, error) {
 		return nil, fmt.Errorf("open network namespace %s: %w", path, err)
 	}
 	n := &nodeNet{path: path, ns: ns}
-	if err := n.check(); err != nil {
+	if err := n.check(); err != nil && !(errors.Is(err, ErrHostNamespace) && onHost(ownHost)) {
 		n.Close()
 		return nil, err
 	}
@@ -102,10 +110,26 @@ func (n *nodeNet) check() error {
 	if err := unix.Fstat(fd, &st); err != nil {
 		return fmt.Errorf("stat network namespace %s: %w", n.path, err)
 	}
+	n.id = nsID{Dev: st.Dev, Ino: st.Ino}
+	return refuseHost(n.path, n.id)
+}
+
+// onHost reports whether this machine's host name is name (never for "").
+func onHost(name string) bool {
+	if name == "" {
+		return false
+	}
+	host, err := os.Hostname()
+	return err == nil && host == name
+}
+
+// refuseHost fails with ErrHostNamespace if id is the network namespace of
+// this process, of the calling thread or of PID 1, compared by inode.
+func refuseHost(path string, id nsID) error {
 	for _, host := range []string{"/proc/self/ns/net", "/proc/thread-self/ns/net", "/proc/1/ns/net"} {
 		var h unix.Stat_t
-		if unix.Stat(host, &h) == nil && h.Dev == st.Dev && h.Ino == st.Ino {
-			return fmt.Errorf("%w: %s is %s", ErrHostNamespace, n.path, host)
+		if unix.Stat(host, &h) == nil && h.Dev == id.Dev && h.Ino == id.Ino {
+			return fmt.Errorf("%w: %s is %s", ErrHostNamespace, path, host)
 		}
 	}
 	return nil

@@ -16,7 +16,19 @@
 // "state" (one of injecting, injected, reverting, reverted, failed),
 // "snapshot" (fault-specific JSON: everything needed to undo the injection;
 // omitted when empty) and "error" (why a step failed, or a note such as
-// "target gone: <path>"; omitted when empty). Readers ignore unknown fields.
+// "target gone: <path>"; omitted when empty), "netnsInode" (the inode of the
+// namespace when the fault was injected, so that a revert can tell a
+// replaced node), and "run", "stateRoot" and "provider" (the fleet the entry
+// belongs to). All of these are omitted when empty. Readers ignore unknown
+// fields.
+//
+// An entry whose fault is "fleet" (FleetFault) records a fleet the run
+// created rather than an injection, e.g.
+//
+//	{"time":"…","id":"fleet/r1","fault":"fleet","state":"injected","run":"r1","stateRoot":"/tmp/aftershock","provider":"lab"}
+//
+// It stays pending until the fleet is torn down, so that `aftershock
+// cleanup` tears down what a crashed run left, even before its first fault.
 //
 // An injection's lines appear in the order they happened; its latest line is
 // its state. A fault writes "injecting" with its snapshot before it deletes

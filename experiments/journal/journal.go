@@ -44,7 +44,27 @@ type Entry struct {
 	Snapshot json.RawMessage `json:"snapshot,omitempty"`
 	// Error says why a step failed, or notes how it ended ("target gone: …").
 	Error string `json:"error,omitempty"`
+	// NetNSInode is the inode of the namespace at NetNS when the fault was
+	// injected (0 if unknown): a revert refuses a namespace that is no
+	// longer the one injected (the node was replaced).
+	NetNSInode uint64 `json:"netnsInode,omitempty"`
+
+	// Run and StateRoot name the fleet the entry belongs to: its run ID and
+	// the folder holding the provider's state for it (the lab's state
+	// root), so that `aftershock cleanup` can tear it down. Provider is the
+	// fleet's provider ("lab"). All three are set on FleetFault entries
+	// and may be set on any other.
+	Run       string `json:"run,omitempty"`
+	StateRoot string `json:"stateRoot,omitempty"`
+	Provider  string `json:"provider,omitempty"`
 }
+
+// FleetFault is the Fault of an entry that records a fleet the run created,
+// not an injection: "injecting" before it is created, "injected" once it is
+// up, "reverted" once it is torn down. Its Run, StateRoot and Provider say
+// what `aftershock cleanup` tears down while it is pending. Its ID is
+// conventionally "fleet/<run>".
+const FleetFault = "fleet"
 
 // Validate reports whether e can be written to, or was read from, a journal:
 // it needs an ID, a fault name and a known state.

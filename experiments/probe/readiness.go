@@ -49,6 +49,7 @@ func (r *Readiness) Run(ctx context.Context) error {
 	_, err = informer.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { r.observe(obj) },
 		UpdateFunc: func(_, obj any) { r.observe(obj) },
+		DeleteFunc: func(obj any) { r.forget(obj) },
 	})
 	if err != nil {
 		return fmt.Errorf("readiness probe for %s: %w", r.Cluster, err)
@@ -95,6 +96,20 @@ func (r *Readiness) SetReachable(reachable bool) {
 }
 
 func (r *Readiness) observe(obj any) { r.observeAt(time.Time{}, obj) }
+
+// forget drops a deleted Node (a terminated instance) from Current.
+func (r *Readiness) forget(obj any) {
+	if d, ok := obj.(cache.DeletedFinalStateUnknown); ok {
+		obj = d.Obj
+	}
+	node, ok := obj.(*corev1.Node)
+	if !ok {
+		return
+	}
+	r.mu.Lock()
+	delete(r.last, node.Name)
+	r.mu.Unlock()
+}
 
 // observeAt records the node's readiness if it changed; a zero time means
 // now.

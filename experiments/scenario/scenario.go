@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -48,6 +49,14 @@ type Scenario struct {
 	injected []fault.Fault
 	hit      map[string]bool // nodes a fault broke and no reboot has healed yet
 	seq      int
+	clouds   map[string]infra.RegionCloud
+	// interlock admits the namespaces of this run's nodes, and nothing
+	// else, to faults.
+	interlock    *fault.Interlock
+	providerName string
+	// abortCtx is cancelled when a stop condition triggers.
+	abortCtx context.Context
+	abortNow context.CancelCauseFunc
 }
 
 // New returns a scenario that records on a new timeline.
@@ -74,11 +83,22 @@ func DefaultNetworkd() fault.NetworkdConfig {
 // Provision brings the fleet up and starts the probes; it returns once every
 // cluster's readiness probe has its first sample of every node.
 func (s *Scenario) Provision(ctx context.Context, p Provider, topo topology.Topology) error {
+	if err := s.openJournal(); err != nil {
+		return err
+	}
 	fleet, err := p.Up(ctx, topo)
 	if err != nil {
 		return fmt.Errorf("provision %s fleet: %w", p.Name(), err)
 	}
 	s.Fleet = fleet
+	if err := s.recordFleet(p.Name(), journal.StateInjected); err != nil {
+		return err
+	}
+	for _, n := range fleet.Nodes() {
+		if err := s.admit(n); err != nil {
+			return fmt.Errorf("provision %s fleet: %w", p.Name(), err)
+		}
+	}
 	probeCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	s.probeCtx, s.stopProbes = probeCtx, cancel
 	for _, rc := range fleet.Topology().Clusters() {
@@ -174,12 +194,8 @@ func (s *Scenario) WaitAllReady(ctx context.Context, timeout time.Duration) erro
 // RestartNetworkd restarts systemd-networkd on the selected nodes, each at
 // T + its offset, where T is now. It returns once every injection is done.
 func (s *Scenario) RestartNetworkd(ctx context.Context, sel target.Selection) error {
-	if s.journal == nil {
-		j, err := journal.Open(s.JournalPath)
-		if err != nil {
-			return err
-		}
-		s.journal = j
+	if err := s.openJournal(); err != nil {
+		return err
 	}
 	clock := s.Timeline.Clock()
 	start := clock.Now()
@@ -197,12 +213,21 @@ func (s *Scenario) RestartNetworkd(ctx context.Context, sel target.Selection) er
 		s.seq++
 		id := fmt.Sprintf("%s/networkd-restart/%d", pick.Node.Name, s.seq)
 		s.mu.Unlock()
-		f := fault.NewNetworkdRestart(pick.Node.Name, pick.Node.NetNSPath, s.Networkd, s.journal, id)
+		f, err := s.networkdFault(pick.Node, id)
+		if err != nil {
+			mu.Lock()
+			errs = multierror.Append(errs, err)
+			mu.Unlock()
+			continue
+		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			if err := clock.Sleep(ctx, start.Add(pick.Offset).Sub(clock.Now())); err != nil {
 				return
+			}
+			if s.Abort().Err() != nil {
+				return // a stop condition triggered: inject nothing more
 			}
 			err := f.Inject(ctx)
 			s.recordFault(pick.Node, f, "injected", err)
@@ -284,13 +309,18 @@ func (s *Scenario) Teardown(ctx context.Context) error {
 	s.mu.Unlock()
 	if len(injected) > 0 {
 		errs = multierror.Append(errs, fault.RevertAll(ctx, injected, 32))
+		s.recordReverts(injected)
 	}
 	if s.stopProbes != nil {
 		s.stopProbes()
 		s.probesDone.Wait()
 	}
 	if s.Fleet != nil {
-		errs = multierror.Append(errs, s.Fleet.Down(ctx))
+		err := s.Fleet.Down(ctx)
+		errs = multierror.Append(errs, err)
+		if err == nil {
+			errs = multierror.Append(errs, s.recordFleet(s.providerName, journal.StateReverted))
+		}
 	}
 	if s.journal != nil {
 		errs = multierror.Append(errs, s.journal.Close())
@@ -298,6 +328,83 @@ func (s *Scenario) Teardown(ctx context.Context) error {
 	err := errs.ErrorOrNil()
 	if err != nil {
 		return fmt.Errorf("tear down: %w", err)
+	}
+	return nil
+}
+
+// recordReverts puts each fault's last journalled state on the timeline,
+// with what happened to a node that was rebooted, terminated or replaced
+// meanwhile ("target gone", "target replaced").
+func (s *Scenario) recordReverts(faults []fault.Fault) {
+	entries, err := journal.Read(s.JournalPath)
+	if err != nil {
+		return
+	}
+	last := map[string]journal.Entry{}
+	for _, e := range entries {
+		last[e.Node+"/"+e.Fault] = e
+	}
+	nodes := map[string]infra.Node{}
+	for _, n := range s.Fleet.Nodes() {
+		nodes[n.Name] = n
+	}
+	for _, f := range faults {
+		e, ok := last[f.Target()+"/"+f.Name()]
+		if !ok {
+			continue
+		}
+		ev := experiments.Event{Kind: experiments.KindFault, Name: f.Name(), Status: e.State, Node: f.Target(),
+			Cluster: nodes[f.Target()].Cluster, Region: nodes[f.Target()].Region}
+		if e.Error != "" {
+			ev.Detail = map[string]string{"note": e.Error}
+		}
+		s.Timeline.Append(ev)
+	}
+}
+
+// openJournal opens the injection journal once.
+func (s *Scenario) openJournal() error {
+	if s.journal != nil {
+		return nil
+	}
+	j, err := journal.Open(s.JournalPath)
+	if err != nil {
+		return err
+	}
+	s.journal = j
+	return nil
+}
+
+// recordFleet journals the fleet itself, so that `aftershock cleanup` can
+// tear it down after a crash: injected once it is up, reverted once it is
+// down. Only fleets with a run ID and a state folder (the lab) have one.
+func (s *Scenario) recordFleet(provider, state string) error {
+	s.providerName = provider
+	lab, ok := s.Fleet.(interface {
+		RunID() string
+		Dir() string
+	})
+	if !ok || s.journal == nil {
+		return nil
+	}
+	return s.journal.Record(journal.Entry{ID: "fleet/" + lab.RunID(), Fault: journal.FleetFault, State: state,
+		Run: lab.RunID(), StateRoot: filepath.Dir(lab.Dir()), Provider: provider})
+}
+
+// admit lets faults act on a node of this run's fleet: its namespace, pinned
+// by inode, joins the interlock.
+func (s *Scenario) admit(n infra.Node) error {
+	if n.NetNSPath == "" {
+		return nil
+	}
+	s.mu.Lock()
+	if s.interlock == nil {
+		s.interlock = fault.NewInterlock()
+	}
+	il := s.interlock
+	s.mu.Unlock()
+	if err := il.Allow(n.NetNSPath); err != nil {
+		return fmt.Errorf("node %s: %w", n.Name, err)
 	}
 	return nil
 }

@@ -69,6 +69,7 @@ func recoveries(events []experiments.Event, after time.Time) map[string]*nodeRec
 			delete(out, n)
 		}
 	}
+	defer creditReplacements(events, ss[start:], out)
 	for _, s := range ss[start:] {
 		r := out[s.subject]
 		if r == nil {
@@ -85,6 +86,89 @@ func recoveries(events []experiments.Event, after time.Time) map[string]*nodeRec
 			if r.disrupted && !r.recovered {
 				r.recovered, r.at = true, s.at
 			}
+		}
+	}
+	return out
+}
+
+// creditReplacements counts a node that an auto-scaling group replaced as
+// recovered when its replacement (the last of a chain of them) first turned
+// Ready: the capacity came back, under another name.
+func creditReplacements(events []experiments.Event, after []sample, out map[string]*nodeRecovery) {
+	replaced := ReplacedBy(events)
+	if len(replaced) == 0 {
+		return
+	}
+	decided := ReplacementsDecided(events)
+	firstReady := map[string]time.Time{}
+	for _, s := range after {
+		if _, seen := firstReady[s.subject]; !seen && s.status == experiments.Ready {
+			firstReady[s.subject] = s.at
+		}
+	}
+	for old, next := range replaced {
+		r := out[old]
+		if r == nil {
+			r = &nodeRecovery{}
+			out[old] = r
+		}
+		if !r.disrupted {
+			// Replaced before any probe saw it NotReady.
+			r.disrupted, r.downSince = true, decided[old]
+		}
+		if r.recovered {
+			continue
+		}
+		if at, ok := firstReady[next]; ok {
+			r.recovered, r.at = true, at
+		}
+	}
+}
+
+// ReplacedBy maps every node an auto-scaling group replaced to the node that
+// replaces it now: the last of the chain if a replacement was replaced too.
+func ReplacedBy(events []experiments.Event) map[string]string {
+	direct := map[string]string{}
+	for _, e := range events {
+		if e.Kind == experiments.KindInstance && e.Status == "Unregistered" && e.Node != "" && e.Detail["replaces"] != "" {
+			direct[e.Detail["replaces"]] = e.Node
+		}
+	}
+	out := make(map[string]string, len(direct))
+	for old, next := range direct {
+		for hops := 0; hops < len(direct); hops++ {
+			further, ok := direct[next]
+			if !ok {
+				break
+			}
+			next = further
+		}
+		out[old] = next
+	}
+	return out
+}
+
+// ReplacementsDecided maps every node an auto-scaling group decided to
+// replace to when it decided (its NotStarted event).
+func ReplacementsDecided(events []experiments.Event) map[string]time.Time {
+	out := map[string]time.Time{}
+	for _, e := range events {
+		if old := e.Detail["replaces"]; e.Kind == experiments.KindInstance && e.Status == "NotStarted" && old != "" {
+			if _, seen := out[old]; !seen {
+				out[old] = e.Time
+			}
+		}
+	}
+	return out
+}
+
+// Launched lists every node an auto-scaling group launched, by replacement
+// or scale-up.
+func Launched(events []experiments.Event) map[string]bool {
+	out := map[string]bool{}
+	for _, e := range events {
+		if e.Kind == experiments.KindInstance && e.Status == "Unregistered" && e.Node != "" {
+			out[e.Node] = true
 		}
 	}
 	return out

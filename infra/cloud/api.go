@@ -285,3 +285,22 @@ func (a *API) createNetworkInterface(r *http.Request) (any, *failure) {
 func newID(prefix string) string {
 	return fmt.Sprintf("%s-0%016x", prefix, rand.Uint64())
 }
+
+// Adopt records count instances that were running before the experiment
+// began (the fleet's first nodes) and returns their ids. It is not an API
+// call: it is neither rate-limited nor counted, and it ignores the quota.
+func (a *API) Adopt(region string, count int) []string {
+	now := time.Now().UTC()
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	ids := make([]string, 0, count)
+	for range count {
+		id := newID("i")
+		for a.instances[id] != nil {
+			id = newID("i")
+		}
+		a.instances[id] = &Instance{ID: id, Region: region, State: "running", LaunchTime: now}
+		ids = append(ids, id)
+	}
+	return ids
+}

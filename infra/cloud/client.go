@@ -25,6 +25,8 @@ var (
 	ErrUpstreamThrottled = errors.New("upstream throttled")
 	// ErrNotFound: the instance does not exist.
 	ErrNotFound = errors.New("instance not found")
+	// ErrInstanceLimitExceeded: RunInstances would exceed the instance quota.
+	ErrInstanceLimitExceeded = errors.New("instance limit exceeded")
 )
 
 // APIError is a call the service answered with an error status.
@@ -43,7 +45,8 @@ func (e *APIError) Error() string {
 	return fmt.Sprintf("%s: %d %s: %s", e.API, e.Status, e.Code, msg)
 }
 
-// Is matches ErrThrottled, ErrShed, ErrUpstreamThrottled and ErrNotFound.
+// Is matches ErrThrottled, ErrShed, ErrUpstreamThrottled, ErrNotFound and
+// ErrInstanceLimitExceeded.
 func (e *APIError) Is(target error) bool {
 	switch target {
 	case ErrThrottled:
@@ -54,6 +57,8 @@ func (e *APIError) Is(target error) bool {
 		return e.Code == CodeUpstreamThrottled
 	case ErrNotFound:
 		return e.Code == CodeInvalidInstanceIDNotFound
+	case ErrInstanceLimitExceeded:
+		return e.Code == CodeInstanceLimitExceeded
 	}
 	return false
 }

@@ -170,6 +170,17 @@ func (is *Issuer) login(w http.ResponseWriter, r *http.Request) {
 		fail(f)
 		return
 	}
+	if d := is.Limits().IssuerLatency; d > 0 {
+		t := time.NewTimer(d)
+		select {
+		case <-r.Context().Done():
+			t.Stop()
+			fail(&failure{status: http.StatusServiceUnavailable, code: CodeServiceUnavailable,
+				message: "login abandoned by the client", outcome: OutcomeError})
+			return
+		case <-t.C:
+		}
+	}
 	is.meter.record(APIIssuerLogin, caller, OutcomeOK, start)
 	writeJSON(w, http.StatusOK, out)
 }

@@ -100,6 +100,10 @@ type Limits struct {
 	IssuerConcurrency int
 	// IssuerRate limits logins per second (429 beyond it).
 	IssuerRate Rate
+	// IssuerLatency is how long the issuer works on one login after the
+	// instance is verified (signing, storage writes), holding its
+	// concurrency slot: a loaded Vault. 0 means no extra time.
+	IssuerLatency time.Duration
 }
 
 // DefaultLimits returns a lab-scale limit table shaped after EC2's request
@@ -134,6 +138,9 @@ func (l Limits) Validate() error {
 	}
 	if l.InstanceQuota < 0 {
 		errs = append(errs, fmt.Errorf("instance quota %d: want 0 (no quota) or more", l.InstanceQuota))
+	}
+	if l.IssuerLatency < 0 {
+		errs = append(errs, fmt.Errorf("issuer latency %v: want 0 or more", l.IssuerLatency))
 	}
 	if l.IssuerConcurrency < 0 {
 		errs = append(errs, fmt.Errorf("issuer concurrency %d: want 0 (no limit) or more", l.IssuerConcurrency))

@@ -76,6 +76,8 @@ type Lab struct {
 
 	clientsMu sync.Mutex
 	clients   map[string]kubernetes.Interface
+
+	clouds []*regionCloud // guarded by mu
 }
 
 var _ infra.Fleet = (*Lab)(nil)
@@ -307,7 +309,11 @@ func parallel(ctx context.Context, n, width int, fn func(i int) error, progress 
 	return errs.ErrorOrNil()
 }
 
-func (l *Lab) startAgent(n *nodeState) error {
+func (l *Lab) startAgent(n *nodeState) error { return l.startAgentWith(n, nil) }
+
+// startAgentWith starts the node's agent, its configuration adjusted by
+// adjust if not nil.
+func (l *Lab) startAgentWith(n *nodeState, adjust func(*agent.Config)) error {
 	c, err := l.state.cluster(n.Cluster)
 	if err != nil {
 		return err
@@ -323,6 +329,10 @@ func (l *Lab) startAgent(n *nodeState) error {
 		Labels:         infra.NodeLabels(n.Node.Node),
 		Heartbeat:      l.state.Topology.Timing.Heartbeat,
 		KubeletVersion: KubeVersion,
+		HealthzPort:    healthzPort,
+	}
+	if adjust != nil {
+		adjust(&cfg)
 	}
 	argv := append(append([]string{}, l.opts.AgentCommand...), cfg.Args()...)
 	return l.startProcess(n.Namespace, "agent", argv)
@@ -471,6 +481,7 @@ func (l *Lab) Terminate(ctx context.Context, name string) error {
 // Down stops every process and deletes every namespace and folder of the lab.
 // It is idempotent and works on a half-built lab.
 func (l *Lab) Down(ctx context.Context) error {
+	l.stopClouds(ctx)
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	err := teardown(ctx, l.state.RunID, l.state.Dir)

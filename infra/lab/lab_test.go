@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -319,9 +320,11 @@ func waitReadyState(t *testing.T, ctx context.Context, l *Lab, n *nodeState, wan
 	}
 }
 
-func readyOf(conds []corev1.NodeCondition) string {
+func readyOf(conds []corev1.NodeCondition) string { return conditionOf(conds, "Ready") }
+
+func conditionOf(conds []corev1.NodeCondition, typ corev1.NodeConditionType) string {
 	for _, c := range conds {
-		if c.Type == "Ready" {
+		if c.Type == typ {
 			return string(c.Status)
 		}
 	}
@@ -336,15 +339,32 @@ func hostNetwork(t *testing.T) map[string]string {
 	for what, args := range map[string][]string{
 		"IPv4 rules": {"-4", "rule", "show"}, "IPv6 rules": {"-6", "rule", "show"},
 		"IPv4 routes": {"-4", "route", "show", "table", "all"}, "IPv6 routes": {"-6", "route", "show", "table", "all"},
-		"links": {"link", "show"}, "addresses": {"addr", "show"},
+		"links": {"-o", "link", "show"}, "addresses": {"-o", "addr", "show"},
 	} {
 		b, err := exec.Command("ip", args...).CombinedOutput()
 		if err != nil {
 			t.Fatalf("ip %v: %v: %s", args, err, b)
 		}
-		out[what] = string(b)
+		out[what] = withoutDocker(string(b))
 	}
 	return out
+}
+
+// dockerLink matches the links the Docker engine manages in the host's
+// namespace (its bridges and the host ends of container veths): they come
+// and go with other tests' kind clusters, never with the lab.
+var dockerLink = regexp.MustCompile(`(^\d+: |dev )(docker\d*|br-[0-9a-f]{12}|veth[0-9a-f]{7})[:@ ]`)
+
+// withoutDocker drops the lines (one per link, address or route) about
+// Docker's links.
+func withoutDocker(s string) string {
+	var keep []string
+	for _, line := range strings.Split(s, "\n") {
+		if !dockerLink.MatchString(line) {
+			keep = append(keep, line)
+		}
+	}
+	return strings.Join(keep, "\n")
 }
 
 // processesMentioning lists pids whose command line contains s.

@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -156,14 +157,36 @@ func stopProcesses(ctx context.Context, names []string, grace time.Duration) err
 	return nil
 }
 
-// stillRunning keeps the pids that have not exited yet. A zombie has exited:
-// its namespace link is gone, and its parent reaps it.
+// stillRunning keeps the pids that have not exited yet. A zombie has
+// exited, and its parent reaps it, but only once its last thread is gone:
+// the main thread of a Go program (kube-apiserver) can be a zombie while
+// other threads still hold its listening sockets, and a restart would find
+// the port in use.
 func stillRunning(pids []int) []int {
 	var left []int
 	for _, pid := range pids {
-		if _, err := os.Stat(fmt.Sprintf("/proc/%d/ns/net", pid)); err == nil {
+		if running(pid) {
 			left = append(left, pid)
 		}
 	}
 	return left
+}
+
+// running reads /proc/<pid>/status: gone, or a zombie with no other thread,
+// is not running.
+func running(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	zombie, threads := false, 1
+	for _, line := range strings.Split(string(data), "\n") {
+		switch {
+		case strings.HasPrefix(line, "State:"):
+			zombie = strings.Contains(line, "Z") || strings.Contains(line, "X")
+		case strings.HasPrefix(line, "Threads:"):
+			fmt.Sscanf(strings.TrimSpace(strings.TrimPrefix(line, "Threads:")), "%d", &threads)
+		}
+	}
+	return !zombie || threads > 1
 }

@@ -76,6 +76,20 @@ type decoder struct {
 	source string
 	pos    positions
 	errs   []error
+	// regions and clusters count what was decoded: YAML aliases can repeat
+	// a list many times over in a few bytes, so decoding stops at the
+	// most a valid topology can have (every cluster has a node).
+	regions, clusters int
+}
+
+// tooMany counts one more item of what (regions or clusters) in *n, and
+// reports, once, when there are more than MaxNodes.
+func (d *decoder) tooMany(n *int, what string, line int) bool {
+	*n++
+	if *n == MaxNodes+1 {
+		d.errorf(line, nil, "more than %d %s (a topology has at most %d nodes, and each of its %s has one)", MaxNodes, what, MaxNodes, what)
+	}
+	return *n > MaxNodes
 }
 
 // positions holds the lines of topology-level settings, so that validation
@@ -146,8 +160,12 @@ func (d *decoder) topology(n *yaml.Node) Topology {
 			t.CNI = d.cni(v)
 		case "regions":
 			d.pos.regions = k.Line
-			d.sequence(v, "regions", func(item *yaml.Node) {
+			d.sequence(v, "regions", func(item *yaml.Node) bool {
+				if d.tooMany(&d.regions, "regions", resolve(item).Line) {
+					return false
+				}
 				t.Regions = append(t.Regions, d.region(item))
+				return true
 			})
 		}
 	})
@@ -195,8 +213,12 @@ func (d *decoder) region(n *yaml.Node) Region {
 		case "cloud":
 			r.Cloud = Cloud(d.str(v, "cloud"))
 		case "clusters":
-			d.sequence(v, "clusters", func(item *yaml.Node) {
+			d.sequence(v, "clusters", func(item *yaml.Node) bool {
+				if d.tooMany(&d.clusters, "clusters", resolve(item).Line) {
+					return false
+				}
 				r.Clusters = append(r.Clusters, d.cluster(item))
+				return true
 			})
 		}
 	})
@@ -256,9 +278,9 @@ func (d *decoder) mapping(n *yaml.Node, what string, known []string, fn func(key
 	}
 }
 
-// sequence calls fn for every item of the sequence n. A null value is an
-// empty sequence.
-func (d *decoder) sequence(n *yaml.Node, what string, fn func(item *yaml.Node)) {
+// sequence calls fn for every item of the sequence n, until fn returns
+// false. A null value is an empty sequence.
+func (d *decoder) sequence(n *yaml.Node, what string, fn func(item *yaml.Node) bool) {
 	n = resolve(n)
 	if isNull(n) {
 		return
@@ -268,7 +290,9 @@ func (d *decoder) sequence(n *yaml.Node, what string, fn func(item *yaml.Node)) 
 		return
 	}
 	for _, item := range n.Content {
-		fn(item)
+		if !fn(item) {
+			return
+		}
 	}
 }
 

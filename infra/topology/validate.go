@@ -105,10 +105,15 @@ func (v *validator) regions(t Topology, line int) {
 			} else {
 				clusterLines[c.Name] = c.LineOf("name")
 			}
-			nodes += max(c.ControlPlanes, 0) + max(c.Workers, 0)
+			// Counts and sum are capped, so that huge counts cannot
+			// wrap around to a sum below MaxNodes.
+			nodes = min(nodes+min(max(c.ControlPlanes, 0), math.MaxInt32)+min(max(c.Workers, 0), math.MaxInt32), math.MaxInt32)
 		}
 	}
-	if nodes > MaxNodes {
+	switch {
+	case nodes == math.MaxInt32:
+		v.errorf(line, "topology has %d nodes or more (want at most %d)", nodes, MaxNodes)
+	case nodes > MaxNodes:
 		v.errorf(line, "topology has %d nodes (want at most %d)", nodes, MaxNodes)
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"os"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -32,6 +33,24 @@ type Config struct {
 	Heartbeat time.Duration
 	// KubeletVersion is reported in the node's status.
 	KubeletVersion string
+	// HealthzPort serves GET /healthz on Address, as the kubelet does on
+	// 10248; the cloud's instance status check asks it from outside. 0
+	// serves no health endpoint.
+	HealthzPort int
+
+	// Bootstrap, for a node that joins on its own (an auto-scaling
+	// replacement): before it registers, the agent logs in to the
+	// certificate issuer at IssuerURL with its InstanceID, retrying until it
+	// gets a certificate.
+	IssuerURL  string
+	InstanceID string
+	// ProviderID is published as the Node's spec.providerID
+	// (aws:///<region>/<instance>), which is how the network operator finds
+	// the node's instance.
+	ProviderID string
+	// WaitNetwork keeps the node Ready=False, with NetworkUnavailable=True,
+	// until the network operator has attached its network interfaces.
+	WaitNetwork bool
 }
 
 // ParseArgs reads an agent Config from command-line arguments.
@@ -48,6 +67,11 @@ func ParseArgs(args []string) (Config, error) {
 	fs.StringVar(&labels, "labels", "", "node labels, k=v,k=v")
 	fs.DurationVar(&cfg.Heartbeat, "heartbeat", time.Second, "lease renewal and status interval")
 	fs.StringVar(&cfg.KubeletVersion, "kubelet-version", "v0.0.0", "version reported in node status")
+	fs.IntVar(&cfg.HealthzPort, "healthz-port", 0, "serve /healthz on the node address at this port (0: off)")
+	fs.StringVar(&cfg.IssuerURL, "issuer", "", "certificate issuer to log in to before registering")
+	fs.StringVar(&cfg.InstanceID, "instance-id", "", "cloud instance id to log in with")
+	fs.StringVar(&cfg.ProviderID, "provider-id", "", "the Node's spec.providerID")
+	fs.BoolVar(&cfg.WaitNetwork, "wait-network", false, "stay NotReady until network interfaces are attached")
 	if err := fs.Parse(args); err != nil {
 		return Config{}, err
 	}
@@ -67,6 +91,10 @@ func ParseArgs(args []string) (Config, error) {
 		return Config{}, fmt.Errorf("agent: --address %q is not an IP address", cfg.Address)
 	case cfg.Heartbeat <= 0:
 		return Config{}, errors.New("agent: --heartbeat must be positive")
+	case cfg.HealthzPort < 0 || cfg.HealthzPort > 65535:
+		return Config{}, fmt.Errorf("agent: --healthz-port %d is not a port", cfg.HealthzPort)
+	case (cfg.IssuerURL == "") != (cfg.InstanceID == ""):
+		return Config{}, errors.New("agent: --issuer and --instance-id go together")
 	}
 	return cfg, nil
 }
@@ -82,7 +110,7 @@ func (cfg Config) Args() []string {
 	for _, k := range keys {
 		pairs = append(pairs, k+"="+cfg.Labels[k])
 	}
-	return []string{
+	args := []string{
 		"--server=" + cfg.Server,
 		"--ca=" + cfg.CAFile,
 		"--cert=" + cfg.CertFile,
@@ -92,7 +120,18 @@ func (cfg Config) Args() []string {
 		"--labels=" + strings.Join(pairs, ","),
 		"--heartbeat=" + cfg.Heartbeat.String(),
 		"--kubelet-version=" + cfg.KubeletVersion,
+		"--healthz-port=" + strconv.Itoa(cfg.HealthzPort),
 	}
+	if cfg.IssuerURL != "" {
+		args = append(args, "--issuer="+cfg.IssuerURL, "--instance-id="+cfg.InstanceID)
+	}
+	if cfg.ProviderID != "" {
+		args = append(args, "--provider-id="+cfg.ProviderID)
+	}
+	if cfg.WaitNetwork {
+		args = append(args, "--wait-network")
+	}
+	return args
 }
 
 func parseLabels(s string) (map[string]string, error) {
@@ -117,6 +156,18 @@ func Run(ctx context.Context, cfg Config, log *slog.Logger) error {
 	client, err := newHTTPClient(cfg)
 	if err != nil {
 		return fmt.Errorf("agent %s: %w", cfg.NodeName, err)
+	}
+	if cfg.HealthzPort > 0 {
+		stop, err := serveHealthz(cfg)
+		if err != nil {
+			return fmt.Errorf("agent %s: %w", cfg.NodeName, err)
+		}
+		defer stop()
+	}
+	if cfg.IssuerURL != "" {
+		if err := login(ctx, cfg, log); err != nil {
+			return nil // ctx ended before the node could join
+		}
 	}
 	hb := &heartbeater{cfg: cfg, api: &apiClient{server: cfg.Server, http: client}, log: log}
 	ticker := time.NewTicker(cfg.Heartbeat)

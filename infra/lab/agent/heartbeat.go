@@ -23,7 +23,15 @@ type heartbeater struct {
 	// healthy is whether the previous heartbeat got through; the first one
 	// after a gap marks the Ready condition's transition.
 	healthy bool
+	// networkReady is whether the node has its network interfaces (always,
+	// unless Config.WaitNetwork).
+	networkReady bool
 }
+
+// InterfacesAnnotation is where the network operator records the network
+// interfaces it attached to a node; a node that waits for its network turns
+// Ready when it appears.
+const InterfacesAnnotation = "aftershock.io/network-interfaces"
 
 func (h *heartbeater) beat(ctx context.Context) error {
 	ok := false
@@ -50,6 +58,9 @@ func (h *heartbeater) register(ctx context.Context) error {
 		"apiVersion": "v1",
 		"kind":       "Node",
 		"metadata":   map[string]any{"name": h.cfg.NodeName, "labels": h.cfg.Labels},
+	}
+	if h.cfg.ProviderID != "" {
+		node["spec"] = map[string]any{"providerID": h.cfg.ProviderID}
 	}
 	var created objectMeta
 	err := h.api.do(ctx, http.MethodPost, "/api/v1/nodes", contentJSON, node, &created)
@@ -125,6 +136,7 @@ func (h *heartbeater) newLease(now string) map[string]any {
 
 func (h *heartbeater) postReady(ctx context.Context) error {
 	now := time.Now().UTC().Format(time.RFC3339)
+	networkReady := h.networkReady || !h.cfg.WaitNetwork
 	ready := map[string]any{
 		"type":              "Ready",
 		"status":            "True",
@@ -132,20 +144,56 @@ func (h *heartbeater) postReady(ctx context.Context) error {
 		"message":           "aftershock node agent is posting ready status",
 		"lastHeartbeatTime": now,
 	}
+	if !networkReady {
+		ready["status"] = "False"
+		ready["reason"] = "NetworkPluginNotReady"
+		ready["message"] = "network plugin not ready: waiting for network interfaces"
+	}
 	if !h.healthy {
 		ready["lastTransitionTime"] = now
 	}
+	conditions := []any{ready}
+	if h.cfg.WaitNetwork {
+		network := map[string]any{
+			"type":               "NetworkUnavailable",
+			"status":             "True",
+			"reason":             "NoNetworkInterfaces",
+			"message":            "the network operator has not attached this node's interfaces",
+			"lastHeartbeatTime":  now,
+			"lastTransitionTime": now,
+		}
+		if networkReady {
+			network["status"] = "False"
+			network["reason"] = "InterfacesAttached"
+			network["message"] = "the network operator attached this node's interfaces"
+		}
+		conditions = append(conditions, network)
+	}
 	patch := map[string]any{"status": map[string]any{
-		"conditions": []any{ready},
+		"conditions": conditions,
 		"addresses": []any{
 			map[string]any{"type": "InternalIP", "address": h.cfg.Address},
 			map[string]any{"type": "Hostname", "address": h.cfg.NodeName},
 		},
 		"nodeInfo": map[string]any{"kubeletVersion": h.cfg.KubeletVersion},
 	}}
+	var node struct {
+		Metadata struct {
+			Annotations map[string]string `json:"annotations"`
+		} `json:"metadata"`
+	}
 	path := "/api/v1/nodes/" + h.cfg.NodeName + "/status"
-	if err := h.api.do(ctx, http.MethodPatch, path, contentStrategicMergePatch, patch, nil); err != nil {
+	if err := h.api.do(ctx, http.MethodPatch, path, contentStrategicMergePatch, patch, &node); err != nil {
 		return fmt.Errorf("post status of %s: %w", h.cfg.NodeName, err)
+	}
+	if !h.networkReady && node.Metadata.Annotations[InterfacesAnnotation] != "" {
+		// The operator attached the interfaces: say so on the next beat,
+		// which comes at once.
+		h.networkReady = true
+		if h.cfg.WaitNetwork {
+			h.healthy = false // a transition
+			return h.postReady(ctx)
+		}
 	}
 	return nil
 }

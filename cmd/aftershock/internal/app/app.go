@@ -13,6 +13,8 @@ import (
 	"github.com/spf13/cobra"
 	"k8s.io/klog/v2"
 
+	"github.com/aftershock-sre/aftershock/cmd/aftershock/internal/cleanupcmd"
+	"github.com/aftershock-sre/aftershock/cmd/aftershock/internal/injectcmd"
 	"github.com/aftershock-sre/aftershock/cmd/aftershock/internal/labcmd"
 	"github.com/aftershock-sre/aftershock/cmd/aftershock/internal/runcmd"
 )
@@ -69,6 +71,8 @@ func Run(ctx context.Context, args []string, streams Streams) error {
 		runcmd.NewPlanCommand(streams.Out),
 		runcmd.NewStepsCommand(streams.Out),
 		runcmd.NewReportCommand(streams.Out),
+		cleanupcmd.NewCommand(logger, streams.Out, streams.Err),
+		injectcmd.NewCommand(logger, streams.Out, streams.Err),
 	)
 	return root.ExecuteContext(ctx)
 }

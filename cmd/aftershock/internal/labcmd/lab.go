@@ -24,6 +24,7 @@ type flagpole struct {
 	stateRoot string
 	all       bool
 	retain    bool
+	detach    bool
 }
 
 // NewCommand returns `aftershock lab` with its up, status and down commands.
@@ -34,15 +35,20 @@ func NewCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
 		Short: "Run the embedded lab: network-namespace nodes with real Kubernetes control planes",
 	}
 	cmd.PersistentFlags().StringVar(&flags.stateRoot, "state-root", lab.DefaultStateRoot, "folder holding each lab's working folder")
-	cmd.AddCommand(upCommand(logger, flags, out, errOut), statusCommand(flags, out), downCommand(flags, out))
+	cmd.AddCommand(upCommand(logger, flags, out, errOut), statusCommand(flags, out), downCommand(flags, out),
+		rebootCommand(logger, flags, out), terminateCommand(logger, flags, out),
+		execCommand(flags, out, errOut), inventoryCommand(flags, out))
 	return cmd
 }
 
 func upCommand(logger *slog.Logger, flags *flagpole, out, errOut io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:   "up (--preset NAME | --topology FILE)",
+		Use:   "up (--preset NAME | --topology FILE) [--run ID] [--detach=false]",
 		Short: "Bring a lab up and wait until every node is Ready",
-		Args:  cobra.NoArgs,
+		Long: "Bring a lab up and wait until every node is Ready. By default (--detach) the lab keeps running\n" +
+			"after this command returns, until `aftershock lab down`; with --detach=false it runs in the\n" +
+			"foreground and is torn down on Ctrl-C or SIGTERM.",
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			topo, err := loadTopology(flags)
 			if err != nil {
@@ -63,7 +69,7 @@ func upCommand(logger *slog.Logger, flags *flagpole, out, errOut io.Writer) *cob
 				RunID:     flags.runID,
 				StateRoot: flags.stateRoot,
 				Binaries:  bins,
-				Detach:    true,
+				Detach:    flags.detach,
 				Retain:    flags.retain,
 				Logger:    logger,
 				Progress:  func(p lab.Progress) { bar.Update(p.Phase, p.Done, p.Total) },
@@ -76,7 +82,16 @@ func upCommand(logger *slog.Logger, flags *flagpole, out, errOut io.Writer) *cob
 			fmt.Fprintf(out, "  status:   aftershock lab status --run %s\n", l.RunID())
 			fmt.Fprintf(out, "  kubectl:  ip netns exec %s-fabric kubectl --kubeconfig %s/clusters/CLUSTER/admin.kubeconfig get nodes\n",
 				lab.NamespacePrefix+l.RunID(), l.Dir())
-			fmt.Fprintf(out, "  down:     aftershock lab down --run %s\n", l.RunID())
+			if flags.detach {
+				fmt.Fprintf(out, "  down:     aftershock lab down --run %s\n", l.RunID())
+				return nil
+			}
+			fmt.Fprintln(out, "  running in the foreground: Ctrl-C tears it down")
+			<-cmd.Context().Done()
+			if err := l.Down(context.WithoutCancel(cmd.Context())); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "lab %s is down\n", l.RunID())
 			return nil
 		},
 	}
@@ -84,6 +99,7 @@ func upCommand(logger *slog.Logger, flags *flagpole, out, errOut io.Writer) *cob
 	cmd.Flags().StringVar(&flags.topology, "topology", "", "topology YAML file")
 	cmd.Flags().StringVar(&flags.runID, "run", "", "run ID (default: random)")
 	cmd.Flags().BoolVar(&flags.retain, "retain", false, "keep a lab that fails to start, with its logs, for debugging")
+	cmd.Flags().BoolVar(&flags.detach, "detach", true, "leave the lab running when this command returns (false: run in the foreground until interrupted)")
 	return cmd
 }
 

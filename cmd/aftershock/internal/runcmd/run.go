@@ -28,7 +28,7 @@ import (
 )
 
 type flagpole struct {
-	infra     string
+	infraFlags
 	tags      string
 	seed      uint64
 	reportDir string
@@ -45,14 +45,12 @@ func NewRunCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
 		Use:   "run [paths...]",
 		Short: "Run feature files against a fleet (default: the embedded disaster library)",
 		RunE: func(cmd *cobra.Command, paths []string) error {
-			if flags.infra != "lab" {
-				return fmt.Errorf("--infra %q: only lab is available so far", flags.infra)
-			}
 			suite := newSuite(paths, flags)
-			if err := lab.Preflight(); err != nil {
+			provider, err := flags.provider(logger, errOut)
+			if err != nil {
 				return err
 			}
-			bins, err := lab.FindBinaries()
+			fleet, err := flags.fleetOverride()
 			if err != nil {
 				return err
 			}
@@ -68,11 +66,13 @@ func NewRunCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
 			printer := progress.New(errOut)
 			live := &liveStatus{printer: printer}
 			suite.Steps = steps.Options{
-				Provider:   lab.Provider{Options: lab.Options{Binaries: bins, Logger: logger}},
-				Seed:       flags.seed,
-				JournalDir: suite.ReportDir,
-				Timelines:  recorder.add,
-				Watch:      live.watch,
+				Provider:    provider,
+				Fleet:       fleet,
+				Seed:        flags.seed,
+				BlastRadius: flags.blastRadius(),
+				JournalDir:  suite.ReportDir,
+				Timelines:   recorder.add,
+				Watch:       live.watch,
 			}
 			suite.Output = printer.Passthrough(out)
 			suite.Context = cmd.Context()
@@ -105,7 +105,6 @@ func NewRunCommand(logger *slog.Logger, out, errOut io.Writer) *cobra.Command {
 		},
 	}
 	addSuiteFlags(cmd, flags)
-	cmd.Flags().StringVar(&flags.infra, "infra", "lab", "fleet provider: lab")
 	cmd.Flags().StringVar(&flags.reportDir, "report-dir", "", "where the report goes (default reports/out/<run-id>)")
 	return cmd
 }
@@ -116,9 +115,21 @@ func NewPlanCommand(out io.Writer) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "plan [paths...]",
 		Short: "Dry-run feature files: check every step and print what each fault would hit, creating nothing",
-		RunE: func(_ *cobra.Command, paths []string) error {
+		RunE: func(cmd *cobra.Command, paths []string) error {
+			if err := flags.validate(); err != nil {
+				return err
+			}
+			if flags.infra == "terraform" {
+				if err := flags.planTerraform(cmd.Context(), out, slog.New(slog.DiscardHandler)); err != nil {
+					return err
+				}
+			}
+			fleet, err := flags.fleetOverride()
+			if err != nil {
+				return err
+			}
 			suite := newSuite(paths, flags)
-			suite.Steps = steps.Options{Seed: flags.seed}
+			suite.Steps = steps.Options{Seed: flags.seed, BlastRadius: flags.blastRadius(), Fleet: fleet}
 			return suite.Plan(out)
 		},
 	}
@@ -147,6 +158,7 @@ func NewStepsCommand(out io.Writer) *cobra.Command {
 func addSuiteFlags(cmd *cobra.Command, flags *flagpole) {
 	cmd.Flags().StringVar(&flags.tags, "tags", "", "only scenarios matching this tag expression, e.g. @flagship")
 	cmd.Flags().Uint64Var(&flags.seed, "seed", 1, "seed of every random choice (which nodes, when)")
+	addInfraFlags(cmd, &flags.infraFlags)
 }
 
 // newSuite reads features from paths, or from the embedded library.

@@ -38,7 +38,7 @@ func (s *liveStatus) run(ctx context.Context, interval time.Duration) {
 		case <-t.C:
 		}
 		if w := s.scenario.Load(); w != nil {
-			key, line := statusLine(w.name, w.tl.Events(), time.Now())
+			key, line := statusLine(w.name, w.tl.Kinds(experiments.KindStep, experiments.KindFault, experiments.KindNodeReady), time.Now())
 			s.printer.Status(key, line)
 		}
 	}

@@ -39,7 +39,14 @@ func Delete(_ context.Context, name string) error {
 	if _, err := os.Stat(Path(name)); errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
-	if err := netns.DeleteNamed(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+	err := netns.DeleteNamed(name)
+	if errors.Is(err, unix.EINVAL) {
+		// Not a mount point: `ip netns add` was stopped after it created
+		// the file and before it bound the namespace to it. Only the file
+		// is left to remove.
+		err = os.Remove(Path(name))
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("delete network namespace %s: %w", name, err)
 	}
 	return nil

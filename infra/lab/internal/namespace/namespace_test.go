@@ -171,3 +171,24 @@ func TestDeleteIsIdempotentAndListFilters(t *testing.T) {
 		t.Errorf("second delete: %v", err)
 	}
 }
+
+// A namespace file that `ip netns add` created but never bound (it was
+// killed in between) is still deleted.
+func TestDeleteUnboundFile(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to write /run/netns; CI runs this as root")
+	}
+	name := fmt.Sprintf("as-test%d-unbound", os.Getpid())
+	if err := os.MkdirAll(Dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(Path(name), nil, 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := Delete(context.Background(), name); err != nil {
+		t.Fatalf("Delete of an unbound namespace file: %v", err)
+	}
+	if _, err := os.Stat(Path(name)); !os.IsNotExist(err) {
+		t.Errorf("%s is still there: %v", Path(name), err)
+	}
+}

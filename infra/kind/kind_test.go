@@ -1,0 +1,317 @@
+package kind_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vishvananda/netlink"
+	"golang.org/x/sys/unix"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/aftershock-sre/aftershock/infra"
+	"github.com/aftershock-sre/aftershock/infra/kind"
+	"github.com/aftershock-sre/aftershock/infra/kind/kindtest"
+	"github.com/aftershock-sre/aftershock/infra/topology"
+)
+
+// TestKindFleet creates a parent cluster and a child cluster whose control
+// plane the parent's worker relays, and checks the fleet the way the
+// experiments use it: identity and labels, the node's namespace through its
+// container's PID, policy routing, a networkd-style flush that really cuts
+// the node and the child control plane it hosts, reboot, and teardown.
+func TestKindFleet(t *testing.T) {
+	image := kindtest.Require(t)
+	topo := topology.Uniform("kind-test", []topology.RegionShape{{Name: "eu1", Cloud: topology.GCP}},
+		topology.ClusterShape{ParentControlPlanes: 1, ParentWorkers: 1, Children: 1, ChildWorkers: 1})
+	runID := fmt.Sprintf("t%d", time.Now().Unix()%100000)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	var logOut strings.Builder
+	start := time.Now()
+	f, err := kind.Up(ctx, topo, kind.Options{
+		RunID:     runID,
+		NodeImage: image,
+		StateRoot: t.TempDir(),
+		Logger:    slog.New(slog.NewTextHandler(&logOut, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		Progress: func(p kind.Progress) {
+			t.Logf("%6.1fs %s %s %d/%d", p.Elapsed.Seconds(), p.Phase, p.Cluster, p.Done, p.Total)
+		},
+	})
+	// Teardown runs from a defer, even after a failed start, unless
+	// AFTERSHOCK_KIND_KEEP=1 keeps a failed run for debugging.
+	defer func() {
+		if t.Failed() && os.Getenv("AFTERSHOCK_KIND_KEEP") == "1" {
+			t.Logf("kept run %s: remove it with kind.Teardown(ctx, %q, \"\")", runID, runID)
+			return
+		}
+		if err := kind.Teardown(context.WithoutCancel(ctx), runID, ""); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+		assertNothingLeft(t, runID)
+	}()
+	if err != nil {
+		t.Fatalf("Up: %v\nlog:\n%s", err, logOut.String())
+	}
+	t.Logf("kind fleet of %d clusters Ready in %s\n%s", len(f.KindClusters()), time.Since(start).Round(time.Second), logOut.String())
+
+	nodes := f.Nodes()
+	if len(nodes) != 3 {
+		t.Fatalf("Nodes() = %d nodes, want 3 (the child's hosted control plane is not a topology node)", len(nodes))
+	}
+	for _, n := range nodes {
+		if n.Address == "" || !strings.HasPrefix(n.NetNSPath, "/proc/") {
+			t.Errorf("node %s: address %q netns %q", n.Name, n.Address, n.NetNSPath)
+		}
+	}
+
+	t.Run("identity and labels", func(t *testing.T) {
+		for _, cluster := range []string{"eu1-parent", "eu1-app1"} {
+			cs := clientFor(t, f, cluster)
+			list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+			if err != nil {
+				t.Fatalf("%s: list nodes: %v", cluster, err)
+			}
+			for _, n := range list.Items {
+				if n.Labels[infra.LabelCluster] != cluster || n.Labels[infra.LabelRegion] != "eu1" ||
+					n.Labels[infra.LabelCloud] != "gcp" || n.Labels[infra.LabelNodeRole] == "" || n.Labels[infra.LabelClusterRole] == "" {
+					t.Errorf("%s: node %s labels %v", cluster, n.Name, n.Labels)
+				}
+			}
+			for _, n := range nodes {
+				if n.Cluster != cluster {
+					continue
+				}
+				if !hasNode(list.Items, n.Name) {
+					t.Errorf("%s: no Node object named %s", cluster, n.Name)
+				}
+			}
+		}
+	})
+
+	t.Run("policy routing in the node's namespace", func(t *testing.T) {
+		h, err := f.NetlinkHandle(ctx, "eu1-parent-w0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Close()
+		rules, err := h.RuleList(netlink.FAMILY_V4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var prios []int
+		for _, r := range rules {
+			prios = append(prios, r.Priority)
+			if r.Priority == 0 {
+				t.Errorf("the local rule is still at priority 0: %v", r)
+			}
+		}
+		for _, want := range kind.CNIRulePriorities {
+			if !containsInt(prios, want) {
+				t.Errorf("no rule at priority %d (have %v)", want, prios)
+			}
+		}
+		// New connections from the node still work: a name lookup through
+		// Docker's DNS, and a TCP connection to the hosted child's relay.
+		worker, _ := f.Container("eu1-app1-w0")
+		host, _ := f.Container("eu1-parent-w0")
+		out, err := exec.CommandContext(ctx, "docker", "exec", worker, "bash", "-c",
+			fmt.Sprintf("getent hosts %s && timeout 5 bash -c 'echo > /dev/tcp/%s/%d'", host, host, kind.FirstRelayPort)).CombinedOutput()
+		if err != nil {
+			t.Errorf("new connection from %s through the relay on %s: %v: %s", worker, host, err, out)
+		}
+	})
+
+	// The fault path: flush every rule that is not a kernel default, as a
+	// networkd restart does, on the parent worker that hosts the child's
+	// control plane.
+	flushed, err := flushForeignRules(ctx, f, "eu1-parent-w0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cutAt := time.Now()
+	t.Logf("flushed %d rules on eu1-parent-w0", len(flushed))
+
+	t.Run("the flush cuts the child control plane", func(t *testing.T) {
+		cs := clientFor(t, f, "eu1-app1")
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			c, cancel := context.WithTimeout(ctx, 3*time.Second)
+			_, err := cs.CoreV1().Nodes().List(c, metav1.ListOptions{})
+			cancel()
+			if err != nil {
+				t.Logf("child API unreachable %s after the flush: %v", time.Since(cutAt).Round(time.Millisecond), err)
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the child's API server still answers 30s after its host lost its rules")
+			}
+			time.Sleep(time.Second)
+		}
+	})
+
+	t.Run("the flushed node goes NotReady", func(t *testing.T) {
+		waitNode(ctx, t, f, "eu1-parent", "eu1-parent-w0", false, 2*time.Minute)
+		t.Logf("eu1-parent-w0 NotReady %s after the flush", time.Since(cutAt).Round(time.Second))
+	})
+
+	t.Run("reboot restores the node and the relay", func(t *testing.T) {
+		start := time.Now()
+		if err := f.Reboot(ctx, "eu1-parent-w0"); err != nil {
+			t.Fatal(err)
+		}
+		waitNode(ctx, t, f, "eu1-parent", "eu1-parent-w0", true, 3*time.Minute)
+		waitNode(ctx, t, f, "eu1-app1", "eu1-app1-w0", true, 3*time.Minute)
+		t.Logf("reboot to Ready (node and child) in %s", time.Since(start).Round(time.Second))
+	})
+
+	if t.Failed() && os.Getenv("AFTERSHOCK_KIND_KEEP") == "1" {
+		return
+	}
+	t.Run("terminate removes the container", func(t *testing.T) {
+		if err := f.Terminate(ctx, "eu1-app1-w0"); err != nil {
+			t.Fatal(err)
+		}
+		if err := f.Terminate(ctx, "eu1-app1-w0"); err != nil {
+			t.Errorf("second terminate: %v", err)
+		}
+		if len(f.Nodes()) != 2 {
+			t.Errorf("Nodes() after terminate = %d, want 2", len(f.Nodes()))
+		}
+		name, _ := f.Container("eu1-app1-w0")
+		if exec.Command("docker", "container", "inspect", name).Run() == nil {
+			t.Errorf("container %s still exists", name)
+		}
+	})
+
+	downStart := time.Now()
+	if err := f.Down(ctx); err != nil {
+		t.Fatalf("Down: %v", err)
+	}
+	if err := f.Down(ctx); err != nil {
+		t.Errorf("second Down: %v", err)
+	}
+	t.Logf("Down in %s", time.Since(downStart).Round(time.Second))
+}
+
+func clientFor(t *testing.T, f *kind.Fleet, cluster string) kubernetes.Interface {
+	t.Helper()
+	cfg, err := f.RESTConfig(cluster)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cs
+}
+
+func hasNode(items []corev1.Node, name string) bool {
+	for _, n := range items {
+		if n.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}
+
+// flushForeignRules deletes every IPv4 rule that is not a kernel default,
+// through a handle in the node's namespace, and returns them.
+func flushForeignRules(ctx context.Context, f *kind.Fleet, node string) ([]netlink.Rule, error) {
+	h, err := f.NetlinkHandle(ctx, node)
+	if err != nil {
+		return nil, err
+	}
+	defer h.Close()
+	rules, err := h.RuleList(netlink.FAMILY_V4)
+	if err != nil {
+		return nil, err
+	}
+	var out []netlink.Rule
+	for _, r := range rules {
+		kernel := r.Src == nil && r.Dst == nil &&
+			((r.Priority == 0 && r.Table == unix.RT_TABLE_LOCAL) ||
+				(r.Priority == 32766 && r.Table == unix.RT_TABLE_MAIN) ||
+				(r.Priority == 32767 && r.Table == unix.RT_TABLE_DEFAULT))
+		if kernel {
+			continue
+		}
+		if err := h.RuleDel(&r); err != nil && !errors.Is(err, unix.ENOENT) {
+			return out, fmt.Errorf("delete %v: %w", r, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
+
+// waitNode waits until the node's Ready condition is (or is not) True, as
+// its cluster's API server reports it.
+func waitNode(ctx context.Context, t *testing.T, f *kind.Fleet, cluster, node string, ready bool, timeout time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	var last string
+	for time.Now().Before(deadline) {
+		cfg, err := f.RESTConfig(cluster)
+		if err == nil {
+			var cs kubernetes.Interface
+			if cs, err = kubernetes.NewForConfig(cfg); err == nil {
+				var n *corev1.Node
+				if n, err = cs.CoreV1().Nodes().Get(ctx, node, metav1.GetOptions{}); err == nil {
+					is := false
+					for _, c := range n.Status.Conditions {
+						if c.Type == corev1.NodeReady {
+							is = c.Status == corev1.ConditionTrue
+							last = fmt.Sprintf("Ready=%s (%s)", c.Status, c.Reason)
+						}
+					}
+					if is == ready {
+						return
+					}
+				}
+			}
+		}
+		if err != nil {
+			last = err.Error()
+		}
+		time.Sleep(2 * time.Second)
+	}
+	t.Fatalf("node %s of %s: want Ready=%v within %s; last %s", node, cluster, ready, timeout, last)
+}
+
+// assertNothingLeft checks that no container, kind cluster or network of
+// the run survives teardown.
+func assertNothingLeft(t *testing.T, runID string) {
+	t.Helper()
+	out, err := exec.Command("docker", "ps", "-a", "--filter", "name="+kind.RunPrefix(runID), "--format", "{{.Names}}").Output()
+	if err != nil {
+		t.Errorf("docker ps: %v", err)
+	}
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Errorf("containers left after teardown: %s", s)
+	}
+	out, err = exec.Command("docker", "network", "ls", "--filter", "name="+kind.RunPrefix(runID), "--format", "{{.Name}}").Output()
+	if err != nil {
+		t.Errorf("docker network ls: %v", err)
+	}
+	if s := strings.TrimSpace(string(out)); s != "" {
+		t.Errorf("networks left after teardown: %s", s)
+	}
+}

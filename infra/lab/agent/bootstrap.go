@@ -1,0 +1,58 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/aftershock-sre/aftershock/infra/cloud"
+)
+
+// serveHealthz answers GET /healthz on the node's address, for the cloud's
+// status check. It returns a function that stops the server.
+func serveHealthz(cfg Config) (func(), error) {
+	l, err := net.Listen("tcp", net.JoinHostPort(cfg.Address, strconv.Itoa(cfg.HealthzPort)))
+	if err != nil {
+		return nil, fmt.Errorf("serve healthz: %w", err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok"))
+	})
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() { _ = srv.Serve(l) }()
+	return func() { _ = srv.Close() }, nil
+}
+
+// loginRetry is how a bootstrapping node retries its login, like Vault
+// agent's auto-auth: exponential backoff with jitter.
+var loginRetry = cloud.ExponentialRetry(500*time.Millisecond, 5*time.Second)
+
+// login gets the node's certificate from the issuer, retrying every failure
+// (shed, throttled, unreachable) until it succeeds or ctx ends.
+func login(ctx context.Context, cfg Config, log *slog.Logger) error {
+	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(cfg.Address)}, Timeout: 2 * time.Second}
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 1}}
+	client := cloud.NewClient(cfg.IssuerURL, cfg.NodeName, hc)
+	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for attempt := 1; ; attempt++ {
+		out, err := client.Login(ctx, cfg.InstanceID)
+		if err == nil {
+			log.Info("certificate issued", "node", cfg.NodeName, "instance", out.InstanceID, "attempts", attempt)
+			return nil
+		}
+		log.Debug("login failed", "node", cfg.NodeName, "attempt", attempt, "err", err)
+		t := time.NewTimer(loginRetry.Next(attempt, rnd))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
