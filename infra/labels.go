@@ -10,6 +10,11 @@ const (
 	LabelCluster     = "aftershock.io/cluster"
 	LabelClusterRole = "aftershock.io/cluster-role"
 	LabelNodeRole    = "aftershock.io/node-role"
+	// LabelHostedOn marks a Node that is not a fleet node but a child
+	// cluster's control plane hosted on the named parent node (kind gives
+	// it a Node of its own). Readiness probes leave it out: the control
+	// plane's reachability is probed as such.
+	LabelHostedOn = "aftershock.io/hosted-on"
 	// LabelControlPlane is Kubernetes' own marker for control-plane nodes.
 	LabelControlPlane = "node-role.kubernetes.io/control-plane"
 )

@@ -69,7 +69,7 @@ func Library() []Phrase {
 		{"When", `^operators take (\d+) (seconds?|minutes?) to react$`, "When operators take 10 seconds to react",
 			"Nothing is done for that long: the fleet stays degraded while the probes keep measuring.", s.operatorsTakeToReact},
 		{"When", `^operators reboot the NotReady nodes in order, (\d+) at a time:$`, "When operators reboot the NotReady nodes in order, 4 at a time:\n  | parent control-plane nodes |\n  | parent workers             |\n  | child cluster nodes        |",
-			"Reboots the broken nodes of each group (observed NotReady, or broken while their control plane could not tell), a group only after the previous group's reboots finished.", s.operatorsRebootInOrder},
+			"Reboots the broken nodes of each group (observed NotReady, or broken while their control plane could not tell), a group only once the previous group's reboots have finished and its nodes are Ready again, as operators waited for the parent control planes in 2023 (they wait up to 3 minutes, then go on and the step fails).", s.operatorsRebootInOrder},
 		{"When", `^the auto-scaling group of ([a-z][a-z0-9-]*) scales up by (\d+) nodes?$`, "When the auto-scaling group of us1-app1 scales up by 20 nodes",
 			"Launches that many new nodes into the cluster at once, each through the registration pipeline. Returns once every instance runs.", s.autoScalingGroupScalesUp},
 		{"Then", `^within (\d+) (seconds?|minutes?) at least (\d+(?:\.\d+)?)% of nodes are NotReady$`, "Then within 15 seconds at least 55% of nodes are NotReady",

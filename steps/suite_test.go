@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -108,6 +109,35 @@ func TestPlanShowsTheSelection(t *testing.T) {
 	}
 	if strings.Contains(plan, "eu1-") {
 		t.Errorf("an aws-only fault would hit a gcp node:\n%s", plan)
+	}
+}
+
+// A fleet given to the run replaces the scenario's table: the plan says so
+// and selects from the given fleet; a malformed table still fails.
+func TestFleetOverride(t *testing.T) {
+	small, err := topology.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	feature := "Feature: override\n  Scenario: small\n" + fleetStep + "    When systemd-networkd restarts on 100% of nodes in all regions\n"
+	suite := Suite{FS: fstest.MapFS{"o.feature": {Data: []byte(feature)}}, Paths: []string{"o.feature"}, Steps: Options{Fleet: &small}}
+	var out bytes.Buffer
+	if err := suite.Plan(&out); err != nil {
+		t.Fatal(err)
+	}
+	want := fmt.Sprintf("%d of %d nodes", len(small.Nodes()), len(small.Nodes()))
+	for _, w := range []string{"fleet table replaced by preset:tiny", want} {
+		if !strings.Contains(out.String(), w) {
+			t.Errorf("plan lacks %q:\n%s", w, out.String())
+		}
+	}
+	if strings.Contains(out.String(), "us1-") {
+		t.Errorf("the plan selects from the table's fleet:\n%s", out.String())
+	}
+	bad := strings.Replace(feature, "| 2              | 1                       |", "| two            | 1                       |", 1)
+	suite.FS = fstest.MapFS{"o.feature": {Data: []byte(bad)}}
+	if err := suite.Plan(&bytes.Buffer{}); err == nil || !strings.Contains(err.Error(), "o.feature:") {
+		t.Errorf("a malformed table passed, or its error names no line: %v", err)
 	}
 }
 

@@ -3,6 +3,7 @@ package action
 import (
 	"context"
 	"errors"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -68,7 +69,12 @@ func TestRebootInOrder(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := &recordingFleet{finished: map[string]time.Time{}, started: map[string]time.Time{}, fail: tt.fail}
 			tl := experiments.NewTimeline(nil)
-			err := RebootInOrder(context.Background(), f, groups, tt.parallel, tl)
+			var awaited [][]string
+			await := func(_ context.Context, nodes []string) error {
+				awaited = append(awaited, nodes)
+				return nil
+			}
+			err := RebootInOrder(context.Background(), f, groups, Procedure{Parallel: tt.parallel, AwaitReady: await}, tl)
 			if tt.wantErr == "" && err != nil {
 				t.Fatal(err)
 			}
@@ -87,6 +93,9 @@ func TestRebootInOrder(t *testing.T) {
 					}
 				}
 			}
+			if len(awaited) != len(groups) || !slices.Equal(awaited[0], []string{"cp0", "cp1"}) {
+				t.Errorf("awaited readiness of %v, want each group's nodes in turn", awaited)
+			}
 			var started, ended int
 			for _, e := range tl.Events() {
 				if e.Kind == experiments.KindAction && e.Name == "reboot" {
@@ -103,7 +112,31 @@ func TestRebootInOrder(t *testing.T) {
 			}
 		})
 	}
-	if err := RebootInOrder(context.Background(), &recordingFleet{}, groups, 0, experiments.NewTimeline(nil)); err == nil {
+	if err := RebootInOrder(context.Background(), &recordingFleet{}, groups, Procedure{}, experiments.NewTimeline(nil)); err == nil {
 		t.Error("parallelism 0 accepted")
+	}
+}
+
+// A group that does not come back is reported, and the next group still
+// goes: operators move on after the wait.
+func TestRebootInOrderAwaitFails(t *testing.T) {
+	groups := []Group{{Name: "parent control-plane nodes", Nodes: nodes("cp0")}, {Name: "parent workers", Nodes: nodes("w0")}}
+	f := &recordingFleet{finished: map[string]time.Time{}, started: map[string]time.Time{}}
+	tl := experiments.NewTimeline(nil)
+	await := func(_ context.Context, nodes []string) error {
+		if nodes[0] == "cp0" {
+			return errors.New("cp0 still NotReady after 2m0s")
+		}
+		return nil
+	}
+	err := RebootInOrder(context.Background(), f, groups, Procedure{Parallel: 1, AwaitReady: await}, tl)
+	if err == nil || !strings.Contains(err.Error(), "parent control-plane nodes not Ready after their reboots: cp0 still NotReady") {
+		t.Errorf("error %v does not name the group and node", err)
+	}
+	if _, ok := f.finished["w0"]; !ok {
+		t.Error("the next group was not rebooted")
+	}
+	if len(tl.Kinds(experiments.KindAction)) != 5 {
+		t.Errorf("timeline %v: want 2 reboots started and finished and one failed wait", tl.Kinds(experiments.KindAction))
 	}
 }

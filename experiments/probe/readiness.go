@@ -115,7 +115,7 @@ func (r *Readiness) forget(obj any) {
 // now.
 func (r *Readiness) observeAt(at time.Time, obj any) {
 	node, ok := obj.(*corev1.Node)
-	if !ok {
+	if !ok || node.Labels[infra.LabelHostedOn] != "" {
 		return
 	}
 	status := experiments.NotReady

@@ -9,6 +9,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/aftershock-sre/aftershock/experiments"
+	"github.com/aftershock-sre/aftershock/infra"
 )
 
 func node(name string, ready corev1.ConditionStatus) *corev1.Node {
@@ -41,7 +42,11 @@ func TestReadinessTransitions(t *testing.T) {
 	r.store = store
 
 	a, b := node("a", corev1.ConditionTrue), node("b", corev1.ConditionTrue)
-	for _, n := range []*corev1.Node{a, b} {
+	// A child's control plane hosted on a parent node (kind) is no fleet
+	// node: its reachability is probed as a control plane instead.
+	hosted := node("us1-app1-control-plane", corev1.ConditionTrue)
+	hosted.Labels[infra.LabelHostedOn] = "us1-parent-w0"
+	for _, n := range []*corev1.Node{a, b, hosted} {
 		_ = store.Add(n)
 		r.observe(n)
 	}

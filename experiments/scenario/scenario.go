@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -282,7 +283,38 @@ func (s *Scenario) RebootBroken(ctx context.Context, groups []action.Group, para
 			}
 		}
 	}
-	return action.RebootInOrder(ctx, rebootHealer{s}, todo, parallel, s.Timeline)
+	return action.RebootInOrder(ctx, rebootHealer{s}, todo,
+		action.Procedure{Parallel: parallel, AwaitReady: s.awaitReady}, s.Timeline)
+}
+
+// GroupReadyTimeout bounds how long operators wait for a rebooted group to
+// be Ready before they go on to the next.
+const GroupReadyTimeout = 3 * time.Minute
+
+// awaitReady waits until the probes see every one of nodes Ready, or fails
+// after GroupReadyTimeout naming those that are not.
+func (s *Scenario) awaitReady(ctx context.Context, nodes []string) error {
+	ctx, cancel := context.WithTimeout(ctx, GroupReadyTimeout)
+	defer cancel()
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ready := s.Readiness()
+		var waiting []string
+		for _, n := range nodes {
+			if ready[n] != experiments.Ready {
+				waiting = append(waiting, n)
+			}
+		}
+		if len(waiting) == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%s still not Ready after %s", strings.Join(waiting, ", "), GroupReadyTimeout)
+		case <-tick.C:
+		}
+	}
 }
 
 // rebootHealer reboots through the fleet and forgets that the node was hit:

@@ -652,6 +652,7 @@ func (f *Fleet) Reboot(ctx context.Context, node string) error {
 	if gone {
 		return fmt.Errorf("reboot %s: the node was terminated", node)
 	}
+	started := time.Now()
 	if _, err := f.docker.run(ctx, nil, restartArgs(n.Container, int(f.opts.RebootGrace/time.Second))...); err != nil {
 		return fmt.Errorf("reboot %s: %w", node, err)
 	}
@@ -683,6 +684,13 @@ func (f *Fleet) Reboot(ctx context.Context, node string) error {
 	f.mu.Unlock()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("reboot %s: %w", node, err)
+	}
+	// A child control plane is a workload on its host: it serves again once
+	// the host's kubelet is back and Ready, not the moment the host boots.
+	if f.hostsRelay(node) {
+		if err := f.waitNodeReady(ctx, cp, node, started, f.opts.WaitForReady); err != nil {
+			return fmt.Errorf("reboot %s: the child control planes it hosts wait for it to be Ready: %w", node, err)
+		}
 	}
 	if err := f.installRelays(ctx, node); err != nil {
 		return fmt.Errorf("reboot %s: %w", node, err)
@@ -741,53 +749,87 @@ func (f *Fleet) WaitReady(ctx context.Context, timeout time.Duration) error {
 
 func (f *Fleet) notReady(ctx context.Context, since time.Time) error {
 	var errs []error
-	for _, cp := range f.plan.Clusters {
-		cfg, err := f.RESTConfig(cp.Name)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		cs, err := kubernetes.NewForConfig(cfg)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("cluster %s: %w", cp.Name, err))
-			continue
-		}
-		ready := map[string]bool{}
-		for _, n := range list.Items {
-			for _, c := range n.Status.Conditions {
-				if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
-					ready[n.Name] = true
-				}
-			}
-		}
-		leases, err := cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			errs = append(errs, fmt.Errorf("cluster %s: %w", cp.Name, err))
-			continue
-		}
-		fresh := map[string]bool{}
-		for _, l := range leases.Items {
-			// The API server keeps microseconds; allow for the clock's grain.
-			if l.Spec.RenewTime != nil && !l.Spec.RenewTime.Time.Before(since.Add(-time.Second)) {
-				fresh[l.Name] = true
-			}
-		}
-		f.mu.Lock()
-		for _, n := range cp.Nodes {
-			switch {
-			case f.terminated[n.Container]:
-			case !ready[n.Name]:
-				errs = append(errs, fmt.Errorf("node %s of %s not Ready", n.Name, cp.Name))
-			case !fresh[n.Name]:
-				errs = append(errs, fmt.Errorf("node %s of %s has not renewed its Lease since %s", n.Name, cp.Name, since.Format(time.TimeOnly)))
-			}
-		}
-		f.mu.Unlock()
+	for i := range f.plan.Clusters {
+		errs = append(errs, f.clusterNotReady(ctx, &f.plan.Clusters[i], since, ""))
 	}
 	return errors.Join(errs...)
+}
+
+// clusterNotReady says which nodes of the cluster (only the one named, if
+// only is set) are not Ready or have not renewed their Lease since since.
+func (f *Fleet) clusterNotReady(ctx context.Context, cp *clusterPlan, since time.Time, only string) error {
+	cfg, err := f.RESTConfig(cp.Name)
+	if err != nil {
+		return err
+	}
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return err
+	}
+	list, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", cp.Name, err)
+	}
+	ready := map[string]bool{}
+	for _, n := range list.Items {
+		for _, c := range n.Status.Conditions {
+			if c.Type == corev1.NodeReady && c.Status == corev1.ConditionTrue {
+				ready[n.Name] = true
+			}
+		}
+	}
+	leases, err := cs.CoordinationV1().Leases(corev1.NamespaceNodeLease).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Errorf("cluster %s: %w", cp.Name, err)
+	}
+	fresh := map[string]bool{}
+	for _, l := range leases.Items {
+		// The API server keeps microseconds; allow for the clock's grain.
+		if l.Spec.RenewTime != nil && !l.Spec.RenewTime.Time.Before(since.Add(-time.Second)) {
+			fresh[l.Name] = true
+		}
+	}
+	var errs []error
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, n := range cp.Nodes {
+		switch {
+		case only != "" && n.Name != only:
+		case f.terminated[n.Container]:
+		case !ready[n.Name]:
+			errs = append(errs, fmt.Errorf("node %s of %s not Ready", n.Name, cp.Name))
+		case !fresh[n.Name]:
+			errs = append(errs, fmt.Errorf("node %s of %s has not renewed its Lease since %s", n.Name, cp.Name, since.Format(time.TimeOnly)))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// waitNodeReady waits until the node is Ready in its cluster and has
+// renewed its Lease since since, or timeout.
+func (f *Fleet) waitNodeReady(ctx context.Context, cp *clusterPlan, node string, since time.Time, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		last := f.clusterNotReady(ctx, cp, since, node)
+		if last == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w (last: %v)", ctx.Err(), last)
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}
+
+// hostsRelay reports whether a child cluster's control plane is relayed
+// through the node.
+func (f *Fleet) hostsRelay(node string) bool {
+	for _, cp := range f.plan.Clusters {
+		if cp.Host != nil && cp.Host.Name == node {
+			return true
+		}
+	}
+	return false
 }

@@ -24,9 +24,6 @@ const (
 	// LabelRun marks the Docker networks of a run (kind labels its own
 	// containers with io.x-k8s.kind.cluster).
 	LabelRun = "aftershock.io/run"
-	// LabelHostedOn marks a child cluster's hosted control-plane node with the
-	// parent node that relays its API server.
-	LabelHostedOn = "aftershock.io/hosted-on"
 	// kindClusterLabel is the label kind puts on every node container.
 	kindClusterLabel = "io.x-k8s.kind.cluster"
 
@@ -290,7 +287,7 @@ func newPlan(topo topology.Topology, runID string) (*plan, error) {
 			child.Host = host
 			child.RelayPort = FirstRelayPort + slots[host.Container]
 			slots[host.Container]++
-			child.Nodes[0].Labels[LabelHostedOn] = host.Name
+			child.Nodes[0].Labels[infra.LabelHostedOn] = host.Name
 		}
 	}
 	if len(errs) > 0 {

@@ -275,7 +275,7 @@ func TestNodeLabels(t *testing.T) {
 			infra.LabelClusterRole: "parent", infra.LabelNodeRole: "worker"}},
 		{"eu1-app1-control-plane", map[string]string{
 			infra.LabelRegion: "eu1", infra.LabelCloud: "gcp", infra.LabelCluster: "eu1-app1",
-			infra.LabelClusterRole: "child", infra.LabelNodeRole: "control-plane", LabelHostedOn: "eu1-parent-w0"}},
+			infra.LabelClusterRole: "child", infra.LabelNodeRole: "control-plane", infra.LabelHostedOn: "eu1-parent-w0"}},
 		{"eu1-app1-w1", map[string]string{
 			infra.LabelRegion: "eu1", infra.LabelCloud: "gcp", infra.LabelCluster: "eu1-app1",
 			infra.LabelClusterRole: "child", infra.LabelNodeRole: "worker"}},
