@@ -13,18 +13,30 @@ import (
 	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
-// BenchmarkUpTiny measures the time to a Ready kind fleet for the "tiny"
-// preset (a parent cluster and a child cluster whose control plane its worker
-// relays), and the same for the embedded lab when it can run here. Metrics:
-// s/ready (whole fleet), s/cluster (mean per kind cluster) and kind/lab.
-// It skips without root, a Docker engine or the node image. Run it with
-// -benchtime=1x: every iteration creates and deletes real clusters.
-func BenchmarkUpTiny(b *testing.B) {
-	image := kindtest.Require(b)
-	topo, err := topology.Preset("tiny")
+// BenchmarkUp measures the time to a Ready kind fleet, and the same for the
+// embedded lab when it can run here, for the "tiny" preset (a parent cluster
+// and a child cluster whose control plane its worker relays) and for the CI
+// fleet of examples/kind/ci-fleet.yaml (two regions, four clusters). Metrics:
+// s/ready (whole fleet), s/cluster (mean per kind cluster), s/lab-ready and
+// kind/lab. It skips without root, a Docker engine or the node image. Run it
+// with -benchtime=1x: every iteration creates and deletes real clusters.
+func BenchmarkUp(b *testing.B) {
+	kindtest.Require(b)
+	tiny, err := topology.Preset("tiny")
 	if err != nil {
 		b.Fatal(err)
 	}
+	ci, err := topology.Load("../../examples/kind/ci-fleet.yaml")
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, topo := range []topology.Topology{tiny, ci} {
+		b.Run(topo.Name, func(b *testing.B) { benchmarkUp(b, topo) })
+	}
+}
+
+func benchmarkUp(b *testing.B, topo topology.Topology) {
+	image := kindtest.Require(b)
 	ctx := context.Background()
 	var kindTotal, perCluster time.Duration
 	for i := range b.N {
