@@ -6,9 +6,14 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
+	"github.com/aftershock-sre/aftershock/experiments/journal"
+	"github.com/aftershock-sre/aftershock/infra/kind"
 	"github.com/aftershock-sre/aftershock/infra/kind/kindtest"
+	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
 // TestKindFlagship runs apt-ocalypse.feature with --infra kind on the small
@@ -47,6 +52,73 @@ func TestKindFlagship(t *testing.T) {
 		if !strings.Contains(string(summary), want) {
 			t.Errorf("summary.md does not show %q:\n%s", want, summary)
 		}
+	}
+}
+
+// TestKindCleanupAfterSIGKILL kills a runner on kind with SIGKILL in the
+// middle of its fault: the node containers and their flushed rules outlive
+// it. `aftershock cleanup --journal` then reverts every injection in the
+// containers' namespaces, deletes the run's clusters and networks, and
+// leaves no container, network or state folder behind.
+func TestKindCleanupAfterSIGKILL(t *testing.T) {
+	image := kindtest.Require(t)
+	tiny, err := topology.Preset("tiny")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := kindContainers(t)
+	r := startRunWith(t, pausedFault, "--infra", "kind", "--kind-image", image, "--preset", "tiny")
+	r.waitFor(t, "pause before the fault", 10*time.Minute, func() bool { return strings.Contains(r.out.String(), pauseStarted) })
+	pending := r.waitInjected(t, len(tiny.Nodes()))
+	if err := r.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-r.done
+	stateRoot := filepath.Join(r.tmp, "aftershock-kind")
+	runs, _ := os.ReadDir(stateRoot)
+	if len(runs) != 1 {
+		t.Fatalf("kind runs under %s: %v, want one", stateRoot, runs)
+	}
+	runID := runs[0].Name()
+	mine := func() []string {
+		return slices.DeleteFunc(kindContainers(t), func(c string) bool {
+			return slices.Contains(before, c) || !strings.HasPrefix(c, kind.RunPrefix(runID))
+		})
+	}
+	if len(mine()) == 0 {
+		t.Fatal("the run's node containers died with the runner: nothing to clean up")
+	}
+
+	out, err := runIn(t, r.tmp, "cleanup", "--journal", r.journalPath())
+	if err != nil {
+		t.Fatalf("cleanup: %v\n%s", err, out)
+	}
+	t.Logf("cleanup:\n%s", out)
+	down := strings.Index(out, "kind run "+runID+" torn down")
+	if down < 0 {
+		t.Fatalf("cleanup does not say it tore kind run %s down:\n%s", runID, out)
+	}
+	for _, e := range pending {
+		at := strings.Index(out, "reverted networkd-restart on "+e.Node+": ")
+		if at < 0 || at > down {
+			t.Errorf("cleanup did not revert %s before the teardown:\n%s", e.Node, out)
+		}
+	}
+	entries, err := journal.Read(r.journalPath())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := journal.Pending(entries); len(p) != 0 {
+		t.Errorf("the journal still has pending entries: %+v", p)
+	}
+	if left := mine(); len(left) > 0 {
+		t.Errorf("node containers left: %v", left)
+	}
+	if nets, err := exec.Command("docker", "network", "ls", "--filter", "name="+kind.RunPrefix(runID), "--format", "{{.Name}}").Output(); err != nil || len(strings.Fields(string(nets))) > 0 {
+		t.Errorf("networks left (%v): %s", err, nets)
+	}
+	if _, err := os.Stat(filepath.Join(stateRoot, runID)); !os.IsNotExist(err) {
+		t.Errorf("state folder of run %s left (%v)", runID, err)
 	}
 }
 

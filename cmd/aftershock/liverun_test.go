@@ -76,13 +76,19 @@ func env(t *testing.T, tmp string) []string {
 // startRun starts `aftershock run` on a feature with this body.
 func startRun(t *testing.T, body string) *liveRun {
 	t.Helper()
+	return startRunWith(t, body)
+}
+
+// startRunWith is startRun with more flags for `aftershock run`.
+func startRunWith(t *testing.T, body string, flags ...string) *liveRun {
+	t.Helper()
 	tmp := shortTempDir(t)
 	feature := filepath.Join(tmp, "interrupted.feature")
 	if err := os.WriteFile(feature, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	r := &liveRun{out: &lockedBuffer{}, tmp: tmp, report: filepath.Join(tmp, "report"), done: make(chan struct{})}
-	r.cmd = exec.Command(filepath.Join(binDir, "aftershock"), "run", feature, "--report-dir", r.report)
+	r.cmd = exec.Command(filepath.Join(binDir, "aftershock"), append([]string{"run", feature, "--report-dir", r.report}, flags...)...)
 	r.cmd.Env = env(t, tmp)
 	r.cmd.Stdout, r.cmd.Stderr = r.out, r.out
 	if err := r.cmd.Start(); err != nil {

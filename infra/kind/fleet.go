@@ -50,6 +50,10 @@ var _ infra.Fleet = (*Fleet)(nil)
 // RunID identifies the fleet's run.
 func (f *Fleet) RunID() string { return f.plan.RunID }
 
+// Dir is the run's state folder (kubeconfigs, the docker wrapper), under
+// the state root; runs journal it so that cleanup finds the run.
+func (f *Fleet) Dir() string { return f.dir }
+
 // Topology is the shape the fleet was built from, with defaults applied.
 func (f *Fleet) Topology() topology.Topology { return f.plan.Topology }
 
