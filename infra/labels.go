@@ -15,6 +15,10 @@ const (
 	// it a Node of its own). Readiness probes leave it out: the control
 	// plane's reachability is probed as such.
 	LabelHostedOn = "aftershock.io/hosted-on"
+	// AnnotationNetworkInterfaces is where an aws region's network operator
+	// records the interfaces it attached to a launched node; the node waits
+	// for it before its network is ready.
+	AnnotationNetworkInterfaces = "aftershock.io/network-interfaces"
 	// LabelControlPlane is Kubernetes' own marker for control-plane nodes.
 	LabelControlPlane = "node-role.kubernetes.io/control-plane"
 )

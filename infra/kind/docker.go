@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -63,6 +64,20 @@ func (d *docker) ping(ctx context.Context) error {
 		return fmt.Errorf("%w: %v", ErrNoDocker, err)
 	}
 	return nil
+}
+
+// gateway is the host's address on a Docker network.
+func (d *docker) gateway(ctx context.Context, network string) (string, error) {
+	out, err := d.run(ctx, nil, "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Gateway}} {{end}}", network)
+	if err != nil {
+		return "", err
+	}
+	for _, gw := range strings.Fields(string(out)) {
+		if ip := net.ParseIP(gw); ip != nil && ip.To4() != nil {
+			return gw, nil
+		}
+	}
+	return "", fmt.Errorf("docker network %s has no IPv4 gateway", network)
 }
 
 // container is what the provider needs to know about a node container.

@@ -39,10 +39,16 @@ type Fleet struct {
 	cgroupV1 bool
 	shimDir  string
 
-	mu         sync.Mutex // guards the fields below
+	mu         sync.Mutex // guards the fields below, and the plan's node lists
 	containers map[string]container
 	pids       map[string]int // container -> PID the netns path names
 	terminated map[string]bool
+	// clouds are the aws regions' emulated clouds (StartCloud).
+	clouds []*regionCloud
+	// launched maps each node an auto-scaling group launched to its
+	// provider ID; joinTemplates hold, per cluster, what they join with.
+	launched      map[string]string
+	joinTemplates map[string]joinTemplate
 }
 
 var _ infra.Fleet = (*Fleet)(nil)
@@ -726,6 +732,7 @@ func (f *Fleet) Terminate(ctx context.Context, node string) error {
 // Down deletes every kind cluster and network of the run, and its state
 // folder. It is idempotent and works on a half-built fleet.
 func (f *Fleet) Down(ctx context.Context) error {
+	f.stopClouds(ctx)
 	return teardown(ctx, f.docker, f.kind, f.plan.RunID, f.dir)
 }
 

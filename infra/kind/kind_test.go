@@ -7,7 +7,9 @@ import (
 	"log/slog"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -18,6 +20,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/aftershock-sre/aftershock/infra"
+	"github.com/aftershock-sre/aftershock/infra/cloud"
 	"github.com/aftershock-sre/aftershock/infra/kind"
 	"github.com/aftershock-sre/aftershock/infra/kind/kindtest"
 	"github.com/aftershock-sre/aftershock/infra/topology"
@@ -71,6 +74,10 @@ func TestKindFleet(t *testing.T) {
 		if n.Address == "" || !strings.HasPrefix(n.NetNSPath, "/proc/") {
 			t.Errorf("node %s: address %q netns %q", n.Name, n.Address, n.NetNSPath)
 		}
+	}
+
+	if _, err := f.StartCloud(ctx, infra.RegionCloudSpec{Region: "eu1"}); err == nil || !strings.Contains(err.Error(), "only aws regions") {
+		t.Errorf("a cloud for the gcp region eu1: %v, want a refusal", err)
 	}
 
 	t.Run("identity and labels", func(t *testing.T) {
@@ -313,5 +320,126 @@ func assertNothingLeft(t *testing.T, runID string) {
 	}
 	if s := strings.TrimSpace(string(out)); s != "" {
 		t.Errorf("networks left after teardown: %s", s)
+	}
+}
+
+// TestKindReplacement runs an aws region's emulated cloud on kind: the
+// networkd flush cuts a child worker off, its auto-scaling group sees its
+// status checks fail, terminates it and launches a replacement with a new
+// name and address, which logs in to the issuer from its own namespace,
+// joins the child cluster with kubeadm under an aws:/// provider ID, stays
+// NotReady until the network operator attaches its interfaces, and turns
+// Ready.
+func TestKindReplacement(t *testing.T) {
+	image := kindtest.Require(t)
+	topo := topology.Uniform("kind-aws", []topology.RegionShape{{Name: "us1", Cloud: topology.AWS}},
+		topology.ClusterShape{ParentControlPlanes: 1, ParentWorkers: 1, Children: 1, ChildWorkers: 1})
+	runID := fmt.Sprintf("r%d", time.Now().Unix()%100000)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
+	defer cancel()
+	var logOut strings.Builder
+	f, err := kind.Up(ctx, topo, kind.Options{RunID: runID, NodeImage: image, StateRoot: t.TempDir(),
+		Logger: slog.New(slog.NewTextHandler(&logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	defer func() {
+		if err := kind.Teardown(context.WithoutCancel(ctx), runID, ""); err != nil {
+			t.Errorf("teardown: %v", err)
+		}
+		assertNothingLeft(t, runID)
+	}()
+	if err != nil {
+		t.Fatalf("Up: %v\nlog:\n%s", err, logOut.String())
+	}
+	defer func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", logOut.String())
+		}
+		if err := f.Down(context.WithoutCancel(ctx)); err != nil {
+			t.Errorf("Down: %v", err)
+		}
+	}()
+
+	var mu sync.Mutex
+	var steps []cloud.Replacement
+	rc, err := f.StartCloud(ctx, infra.RegionCloudSpec{
+		Region: "us1", Limits: cloud.DefaultLimits(), FailedChecks: 2, CheckInterval: time.Second,
+		NetworkRetry: cloud.ExponentialRetry(100*time.Millisecond, 2*time.Second),
+		OnReplacement: func(r cloud.Replacement) {
+			mu.Lock()
+			steps = append(steps, r)
+			mu.Unlock()
+		},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.StartCloud(ctx, infra.RegionCloudSpec{Region: "us1"}); err == nil {
+		t.Error("a second cloud for us1 was started")
+	}
+
+	start := time.Now()
+	if _, err := flushForeignRules(ctx, f, "us1-app1-w0"); err != nil {
+		t.Fatal(err)
+	}
+	var replacement cloud.Replacement
+	deadline := time.Now().Add(3 * time.Minute)
+	for replacement.New == "" && time.Now().Before(deadline) {
+		time.Sleep(time.Second)
+		mu.Lock()
+		for _, r := range steps {
+			if r.Err != nil {
+				t.Fatalf("replacement failed: %v", r.Err)
+			}
+			if r.Old == "us1-app1-w0" && r.State == cloud.StateUnregistered {
+				replacement = r
+			}
+		}
+		mu.Unlock()
+	}
+	if replacement.New == "" {
+		t.Fatalf("us1-app1-w0 was not replaced within 3 minutes; steps %+v", steps)
+	}
+	t.Logf("replaced by %s (instance %s) %s after the flush", replacement.New, replacement.InstanceID, time.Since(start).Round(time.Second))
+	if !strings.HasPrefix(replacement.New, "ip-") {
+		t.Errorf("replacement name %q is not EC2's ip-a-b-c-d", replacement.New)
+	}
+	if !slices.ContainsFunc(f.Nodes(), func(n infra.Node) bool {
+		return n.Name == replacement.New && strings.HasPrefix(n.NetNSPath, "/proc/")
+	}) {
+		t.Errorf("the fleet's nodes do not include %s with its namespace: %+v", replacement.New, f.Nodes())
+	}
+	waitNode(ctx, t, f, "us1-app1", replacement.New, true, 3*time.Minute)
+	t.Logf("%s Ready %s after the flush", replacement.New, time.Since(start).Round(time.Second))
+
+	cs := clientFor(t, f, "us1-app1")
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes.Items {
+		if n.Name == "us1-app1-w0" {
+			t.Error("the terminated node's Node object is still there")
+		}
+		if n.Name == replacement.New {
+			if want := "aws:///us1/" + replacement.InstanceID; n.Spec.ProviderID != want {
+				t.Errorf("providerID %q, want %q", n.Spec.ProviderID, want)
+			}
+			if got := strings.Split(n.Annotations[infra.AnnotationNetworkInterfaces], ","); len(got) != cloud.DefaultInterfacesPerNode {
+				t.Errorf("interfaces %v, want %d", got, cloud.DefaultInterfacesPerNode)
+			}
+			if n.Labels[infra.LabelCluster] != "us1-app1" {
+				t.Errorf("labels %v", n.Labels)
+			}
+		}
+	}
+	stats := rc.Stats()
+	for _, api := range []string{cloud.APIRunInstances, cloud.APITerminateInstances, cloud.APIIssuerLogin, cloud.APICreateNetworkInterface} {
+		if stats[api].Calls == 0 {
+			t.Errorf("no %s call was made: %+v", api, stats)
+		}
+	}
+	if c, err := f.Container("us1-app1-w0"); err == nil {
+		if out, _ := exec.Command("docker", "ps", "-a", "--filter", "name=^"+c+"$", "--format", "{{.Names}}").Output(); strings.TrimSpace(string(out)) != "" {
+			t.Errorf("the terminated node's container %s is still there", c)
+		}
 	}
 }

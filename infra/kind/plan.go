@@ -314,6 +314,16 @@ func (p *plan) cluster(name string) *clusterPlan {
 	return nil
 }
 
+// region finds a region by name.
+func (p *plan) region(name string) *regionPlan {
+	for i := range p.Regions {
+		if p.Regions[i].Name == name {
+			return &p.Regions[i]
+		}
+	}
+	return nil
+}
+
 // node finds a node by Kubernetes name.
 func (p *plan) node(name string) (*clusterPlan, *nodePlan) {
 	for i := range p.Clusters {

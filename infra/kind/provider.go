@@ -158,14 +158,16 @@ func Up(ctx context.Context, topo topology.Topology, opts Options) (_ *Fleet, er
 		return nil, fmt.Errorf("create state folder: %w", err)
 	}
 	f := &Fleet{
-		opts:       opts,
-		log:        opts.Logger,
-		docker:     d,
-		plan:       pl,
-		dir:        dir,
-		kind:       cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(kindLogger{opts.Logger})),
-		terminated: map[string]bool{},
-		pids:       map[string]int{},
+		opts:          opts,
+		log:           opts.Logger,
+		docker:        d,
+		plan:          pl,
+		dir:           dir,
+		kind:          cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(kindLogger{opts.Logger})),
+		terminated:    map[string]bool{},
+		pids:          map[string]int{},
+		launched:      map[string]string{},
+		joinTemplates: map[string]joinTemplate{},
 	}
 	defer func() {
 		if err == nil {

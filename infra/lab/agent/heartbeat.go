@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"net/http"
 	"time"
+
+	"github.com/aftershock-sre/aftershock/infra"
 )
 
 // nodeLeaseNamespace holds one Lease per node: the kubelet's heartbeat.
@@ -31,7 +33,7 @@ type heartbeater struct {
 // InterfacesAnnotation is where the network operator records the network
 // interfaces it attached to a node; a node that waits for its network turns
 // Ready when it appears.
-const InterfacesAnnotation = "aftershock.io/network-interfaces"
+const InterfacesAnnotation = infra.AnnotationNetworkInterfaces
 
 func (h *heartbeater) beat(ctx context.Context) error {
 	ok := false

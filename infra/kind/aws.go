@@ -1,0 +1,401 @@
+package kind
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/aftershock-sre/aftershock/infra"
+	"github.com/aftershock-sre/aftershock/infra/cloud"
+	"github.com/aftershock-sre/aftershock/infra/topology"
+)
+
+var _ infra.CloudHost = (*Fleet)(nil)
+
+// Where an aws region's emulated services listen: on the host's address on
+// the region's Docker network, so that nodes reach them through their own
+// routing.
+const (
+	cloudAPIPort = 8773 // the EC2-compatible port Eucalyptus used
+	issuerPort   = 8200 // Vault's
+	// kubeletPort is what the status check connects to: any answer, even a
+	// refusal while the kubelet is not up yet, proves the instance reachable.
+	kubeletPort = 10250
+)
+
+// loginRetry is how a joining node retries its issuer login, like Vault
+// agent's auto-auth (and the lab's node agent).
+var loginRetry = cloud.ExponentialRetry(500*time.Millisecond, 5*time.Second)
+
+// regionCloud is one aws region's emulated cloud on kind: the cloud API and
+// the issuer served on the region network's gateway, an auto-scaling group
+// for the region and a network operator per cluster.
+type regionCloud struct {
+	fleet     *Fleet
+	spec      infra.RegionCloudSpec
+	api       *cloud.API
+	issuer    *cloud.Issuer
+	asg       *cloud.AutoScalingGroup
+	issuerURL string
+
+	ctx  context.Context // the cloud's own: joins in flight end with it
+	stop context.CancelFunc
+	wg   sync.WaitGroup
+}
+
+// StartCloud serves the region's cloud API and issuer on the host's address
+// on the region's network, puts the region's nodes that host no control
+// plane in an auto-scaling group when spec.FailedChecks is set, and runs a
+// network operator per cluster, as the lab does.
+func (f *Fleet) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (infra.RegionCloud, error) {
+	region := f.plan.region(spec.Region)
+	if region == nil {
+		return nil, fmt.Errorf("unknown region %q", spec.Region)
+	}
+	if cl := f.cloudOf(spec.Region); cl != topology.AWS {
+		return nil, fmt.Errorf("region %s runs on %s: only aws regions have an emulated cloud API and auto-scaling groups", spec.Region, cl)
+	}
+	f.mu.Lock()
+	for _, c := range f.clouds {
+		if c.spec.Region == spec.Region {
+			f.mu.Unlock()
+			return nil, fmt.Errorf("region %s: its cloud is already running", spec.Region)
+		}
+	}
+	f.mu.Unlock()
+	if spec.CheckInterval <= 0 {
+		spec.CheckInterval = time.Second
+	}
+	observe := spec.OnCall
+	if observe == nil {
+		observe = func(cloud.Call) {}
+	}
+	if err := f.readJoinTemplates(ctx, spec.Region); err != nil {
+		return nil, fmt.Errorf("region %s: %w", spec.Region, err)
+	}
+	gateway, err := f.docker.gateway(ctx, region.Network)
+	if err != nil {
+		return nil, fmt.Errorf("region %s: %w", spec.Region, err)
+	}
+	rc := &regionCloud{fleet: f, spec: spec}
+	if rc.api, err = cloud.NewAPI(spec.Limits, observe); err != nil {
+		return nil, fmt.Errorf("region %s: %w", spec.Region, err)
+	}
+	apiURL := "http://" + net.JoinHostPort(gateway, strconv.Itoa(cloudAPIPort))
+	rc.issuerURL = "http://" + net.JoinHostPort(gateway, strconv.Itoa(issuerPort))
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}}
+	if rc.issuer, err = cloud.NewIssuer(apiURL, hc, spec.Limits, observe); err != nil {
+		return nil, fmt.Errorf("region %s: %w", spec.Region, err)
+	}
+	apiL, err := net.Listen("tcp", net.JoinHostPort(gateway, strconv.Itoa(cloudAPIPort)))
+	if err != nil {
+		return nil, fmt.Errorf("region %s: serve cloud API: %w", spec.Region, err)
+	}
+	issuerL, err := net.Listen("tcp", net.JoinHostPort(gateway, strconv.Itoa(issuerPort)))
+	if err != nil {
+		apiL.Close()
+		return nil, fmt.Errorf("region %s: serve issuer: %w", spec.Region, err)
+	}
+	rc.ctx, rc.stop = context.WithCancel(context.WithoutCancel(ctx))
+	rc.goRun(func() error { return rc.api.Serve(apiL) })
+	rc.goRun(func() error { return rc.issuer.Serve(issuerL) })
+
+	rc.asg = &cloud.AutoScalingGroup{
+		Region:        spec.Region,
+		API:           cloud.NewClient(apiURL, "autoscaling", hc),
+		Machines:      kindMachines{rc},
+		FailedChecks:  max(1, spec.FailedChecks),
+		CheckInterval: spec.CheckInterval,
+		Retry:         cloud.ExponentialRetry(200*time.Millisecond, 5*time.Second),
+		Observe:       spec.OnReplacement,
+	}
+	members := f.groupMembers(spec.Region)
+	f.mu.Lock()
+	f.clouds = append(f.clouds, rc)
+	f.mu.Unlock()
+	for i, id := range rc.api.Adopt(spec.Region, len(members)) {
+		rc.asg.Adopt(members[i].Name, members[i].Cluster, id)
+	}
+	if spec.FailedChecks > 0 {
+		rc.goRun(func() error { return rc.asg.Run(rc.ctx) })
+	}
+	for _, cp := range f.plan.Clusters {
+		if cp.Region != spec.Region {
+			continue
+		}
+		op := &cloud.NetworkOperator{
+			API:               cloud.NewClient(apiURL, "network-operator:"+cp.Name, hc),
+			Nodes:             kindNetworks{fleet: f, cluster: cp.Name},
+			Retry:             spec.NetworkRetry,
+			InterfacesPerNode: spec.InterfacesPerNode,
+		}
+		if err := op.Validate(); err != nil {
+			rc.close(context.WithoutCancel(ctx))
+			return nil, fmt.Errorf("region %s: %w", spec.Region, err)
+		}
+		rc.goRun(func() error { return op.Run(rc.ctx) })
+	}
+	return rc, nil
+}
+
+// groupMembers are the region's running topology nodes that host no control
+// plane: child workers, and parent workers that relay no child. In 2023 the
+// control-plane hosts came back by themselves, their etcd being on network
+// disks.
+func (f *Fleet) groupMembers(region string) []nodePlan {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []nodePlan
+	for _, cp := range f.plan.Clusters {
+		if cp.Region != region {
+			continue
+		}
+		for _, n := range cp.Nodes {
+			if n.Topo == nil || n.Topo.Role == topology.ControlPlane || f.terminated[n.Container] || f.hostsRelay(n.Name) {
+				continue
+			}
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+func (f *Fleet) cloudOf(region string) topology.Cloud {
+	for _, r := range f.plan.Topology.Regions {
+		if r.Name == region {
+			return r.Cloud
+		}
+	}
+	return ""
+}
+
+// stopClouds stops every region's emulated cloud, joins in flight included.
+func (f *Fleet) stopClouds(ctx context.Context) {
+	f.mu.Lock()
+	clouds := f.clouds
+	f.clouds = nil
+	f.mu.Unlock()
+	for _, c := range clouds {
+		c.close(ctx)
+	}
+}
+
+// goRun runs fn on a goroutine that close waits for.
+func (rc *regionCloud) goRun(fn func() error) {
+	rc.wg.Add(1)
+	go func() {
+		defer rc.wg.Done()
+		if err := fn(); err != nil && rc.ctx.Err() == nil {
+			rc.fleet.log.Warn("emulated cloud", "region", rc.spec.Region, "err", err)
+		}
+	}()
+}
+
+// close stops the controllers and joins, then the servers.
+func (rc *regionCloud) close(ctx context.Context) {
+	rc.stop()
+	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	_ = rc.api.Shutdown(sctx)
+	_ = rc.issuer.Shutdown(sctx)
+	rc.wg.Wait()
+}
+
+func (rc *regionCloud) Limits() cloud.Limits { return rc.api.Limits() }
+
+// SetLimits changes both services' limits.
+func (rc *regionCloud) SetLimits(l cloud.Limits) error {
+	if err := rc.api.SetLimits(l); err != nil {
+		return fmt.Errorf("region %s: %w", rc.spec.Region, err)
+	}
+	if err := rc.issuer.SetLimits(l); err != nil {
+		return fmt.Errorf("region %s: %w", rc.spec.Region, err)
+	}
+	return nil
+}
+
+// Stats merges the cloud API's and the issuer's counters.
+func (rc *regionCloud) Stats() map[string]cloud.APIStats {
+	out := rc.api.Stats()
+	for k, v := range rc.issuer.Stats() {
+		out[k] = v
+	}
+	return out
+}
+
+func (rc *regionCloud) ScaleUp(ctx context.Context, cluster string, n int) ([]string, error) {
+	if cp := rc.fleet.plan.cluster(cluster); cp == nil || cp.Region != rc.spec.Region {
+		return nil, fmt.Errorf("cluster %q is not in region %s", cluster, rc.spec.Region)
+	}
+	return rc.asg.ScaleUp(ctx, cluster, n)
+}
+
+// kindMachines are the region's node containers as cloud instances.
+type kindMachines struct{ rc *regionCloud }
+
+// StatusCheck is EC2's reachability check: a TCP connection from the host
+// to the node's kubelet port, through the node's own routing. An answer,
+// even a refusal from a node whose kubelet is not up yet, passes; silence
+// (a node whose rules were flushed cannot route its reply) fails.
+func (m kindMachines) StatusCheck(ctx context.Context, node string) error {
+	addr, err := m.rc.fleet.address(node)
+	if err != nil {
+		return err
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", net.JoinHostPort(addr, strconv.Itoa(kubeletPort)))
+	if err == nil {
+		conn.Close()
+		return nil
+	}
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return nil
+	}
+	return fmt.Errorf("status check of %s: %w", node, err)
+}
+
+// Terminate removes the node's container and deletes its Node object, as
+// the cloud controller manager does once the instance is gone.
+func (m kindMachines) Terminate(ctx context.Context, node string) error {
+	f := m.rc.fleet
+	cp, n := f.plan.node(node)
+	if n == nil {
+		return fmt.Errorf("terminate: unknown node %q", node)
+	}
+	if err := f.Terminate(ctx, node); err != nil {
+		return err
+	}
+	if cs, err := f.clientset(cp.Name); err == nil {
+		dctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		_ = cs.CoreV1().Nodes().Delete(dctx, node, metav1.DeleteOptions{}) // best effort: the API server may be down
+	}
+	return nil
+}
+
+// Launch starts a new node container for the cluster on the instance and
+// returns its name once it has booted. The node then joins on its own, as
+// the lab's agent does: it logs in to the issuer, joins with kubeadm under
+// spec.providerID aws:///<region>/<instance>, and stays NotReady until the
+// network operator has attached its interfaces.
+func (m kindMachines) Launch(ctx context.Context, cluster, instanceID string) (string, error) {
+	f := m.rc.fleet
+	name, err := f.launch(ctx, cluster, providerID(m.rc.spec.Region, instanceID))
+	if err != nil {
+		return "", err
+	}
+	m.rc.goRun(func() error { return f.join(m.rc.ctx, name, instanceID, m.rc.issuerURL) })
+	return name, nil
+}
+
+func providerID(region, instanceID string) string {
+	return "aws:///" + region + "/" + instanceID
+}
+
+// kindNetworks is the network operator's view of one cluster.
+type kindNetworks struct {
+	fleet   *Fleet
+	cluster string
+}
+
+// Pending lists the cluster's launched nodes (an aws providerID) that have
+// registered but have no interfaces recorded yet.
+func (k kindNetworks) Pending(ctx context.Context) ([]cloud.PendingNode, error) {
+	cs, err := k.fleet.clientset(k.cluster)
+	if err != nil {
+		return nil, err
+	}
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("list nodes of %s: %w", k.cluster, err)
+	}
+	var out []cloud.PendingNode
+	for _, n := range nodes.Items {
+		id, ok := strings.CutPrefix(n.Spec.ProviderID, "aws:///")
+		if !ok || n.Annotations[infra.AnnotationNetworkInterfaces] != "" {
+			continue
+		}
+		out = append(out, cloud.PendingNode{Name: n.Name, InstanceID: id[strings.LastIndex(id, "/")+1:]})
+	}
+	return out, nil
+}
+
+// Attach records the interfaces on the Node, then gives the node its CNI
+// configuration and policy routing (and its peers routes to its pods): the
+// kubelet reports the network ready, and the node turns Ready.
+func (k kindNetworks) Attach(ctx context.Context, node string, interfaces []string) error {
+	cs, err := k.fleet.clientset(k.cluster)
+	if err != nil {
+		return err
+	}
+	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
+		"annotations": map[string]string{infra.AnnotationNetworkInterfaces: strings.Join(interfaces, ",")}}})
+	if err != nil {
+		return err
+	}
+	if _, err := cs.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+		return fmt.Errorf("attach interfaces to %s: %w", node, err)
+	}
+	return k.fleet.attachNetwork(ctx, node)
+}
+
+// clientset is a client of the cluster's API server.
+func (f *Fleet) clientset(cluster string) (*kubernetes.Clientset, error) {
+	cfg, err := f.RESTConfig(cluster)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// address is the node container's current address.
+func (f *Fleet) address(node string) (string, error) {
+	_, n := f.plan.node(node)
+	if n == nil {
+		return "", fmt.Errorf("unknown node %q", node)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	c, ok := f.containers[n.Container]
+	if !ok || c.IP == "" {
+		return "", fmt.Errorf("node %s has no address", node)
+	}
+	return c.IP, nil
+}
+
+// login gets the node's certificate from the issuer, from inside the node's
+// network namespace, retrying every failure (shed, throttled, unreachable)
+// until it succeeds or ctx ends.
+func (f *Fleet) login(ctx context.Context, node, instanceID, issuerURL string) error {
+	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
+		DialContext: f.dialFrom(node), MaxIdleConnsPerHost: 1}}
+	client := cloud.NewClient(issuerURL, node, hc)
+	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	for attempt := 1; ; attempt++ {
+		_, err := client.Login(ctx, instanceID)
+		if err == nil {
+			f.log.Info("certificate issued", "node", node, "instance", instanceID, "attempts", attempt)
+			return nil
+		}
+		t := time.NewTimer(loginRetry.Next(attempt, rnd))
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
+}
