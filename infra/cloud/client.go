@@ -230,6 +230,32 @@ func (c *Client) CreateNetworkInterface(ctx context.Context, instanceID string) 
 	return out.NetworkInterfaceID, nil
 }
 
+// LoginUntilIssued logs the instance in to the issuer, retrying every
+// failure (shed, throttled, unreachable, anything) as policy says until the
+// certificate is issued or ctx ends, as Vault agent's auto-auth does on a
+// booting node. It returns the attempts made.
+func (c *Client) LoginUntilIssued(ctx context.Context, policy RetryPolicy, instanceID string) (int, error) {
+	if err := policy.Validate(); err != nil {
+		return 0, err
+	}
+	for attempt := 1; ; attempt++ {
+		_, err := c.Login(ctx, instanceID)
+		if err == nil {
+			return attempt, nil
+		}
+		c.mu.Lock()
+		wait := policy.Next(attempt, c.rnd)
+		c.mu.Unlock()
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return attempt, fmt.Errorf("login of %s: gave up after %d attempts: %w (last: %w)", instanceID, attempt, ctx.Err(), err)
+		case <-t.C:
+		}
+	}
+}
+
 // Login asks the issuer for the instance's certificate.
 func (c *Client) Login(ctx context.Context, instanceID string) (LoginOutput, error) {
 	var out LoginOutput

@@ -26,6 +26,10 @@ func startAPI(t testing.TB, limits cloud.Limits, observe func(cloud.Call)) (*clo
 	done := make(chan error, 1)
 	go func() { done <- api.Serve(l) }()
 	t.Cleanup(func() {
+		// A client whose request was cancelled while it dialled parks the
+		// fresh connection in its idle pool; the server sees a connection
+		// that never sent a request, which Shutdown waits 5 s for.
+		http.DefaultClient.CloseIdleConnections()
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		if err := api.Shutdown(ctx); err != nil {

@@ -5,12 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"time"
 
@@ -44,16 +42,11 @@ var loginRetry = cloud.ExponentialRetry(500*time.Millisecond, 5*time.Second)
 // the issuer served on the region network's gateway, an auto-scaling group
 // for the region and a network operator per cluster.
 type regionCloud struct {
+	*cloud.Region
 	fleet     *Fleet
 	spec      infra.RegionCloudSpec
-	api       *cloud.API
-	issuer    *cloud.Issuer
 	asg       *cloud.AutoScalingGroup
 	issuerURL string
-
-	ctx  context.Context // the cloud's own: joins in flight end with it
-	stop context.CancelFunc
-	wg   sync.WaitGroup
 }
 
 // StartCloud serves the region's cloud API and issuer on the host's address
@@ -79,10 +72,6 @@ func (f *Fleet) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (inf
 	if spec.CheckInterval <= 0 {
 		spec.CheckInterval = time.Second
 	}
-	observe := spec.OnCall
-	if observe == nil {
-		observe = func(cloud.Call) {}
-	}
 	if err := f.readJoinTemplates(ctx, spec.Region); err != nil {
 		return nil, fmt.Errorf("region %s: %w", spec.Region, err)
 	}
@@ -91,15 +80,9 @@ func (f *Fleet) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (inf
 		return nil, fmt.Errorf("region %s: %w", spec.Region, err)
 	}
 	rc := &regionCloud{fleet: f, spec: spec}
-	if rc.api, err = cloud.NewAPI(spec.Limits, observe); err != nil {
-		return nil, fmt.Errorf("region %s: %w", spec.Region, err)
-	}
 	apiURL := "http://" + net.JoinHostPort(gateway, strconv.Itoa(cloudAPIPort))
 	rc.issuerURL = "http://" + net.JoinHostPort(gateway, strconv.Itoa(issuerPort))
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 64, IdleConnTimeout: 30 * time.Second}}
-	if rc.issuer, err = cloud.NewIssuer(apiURL, hc, spec.Limits, observe); err != nil {
-		return nil, fmt.Errorf("region %s: %w", spec.Region, err)
-	}
 	apiL, err := net.Listen("tcp", net.JoinHostPort(gateway, strconv.Itoa(cloudAPIPort)))
 	if err != nil {
 		return nil, fmt.Errorf("region %s: serve cloud API: %w", spec.Region, err)
@@ -109,9 +92,13 @@ func (f *Fleet) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (inf
 		apiL.Close()
 		return nil, fmt.Errorf("region %s: serve issuer: %w", spec.Region, err)
 	}
-	rc.ctx, rc.stop = context.WithCancel(context.WithoutCancel(ctx))
-	rc.goRun(func() error { return rc.api.Serve(apiL) })
-	rc.goRun(func() error { return rc.issuer.Serve(issuerL) })
+	rc.Region, err = cloud.StartRegion(ctx, spec.Region, spec.Limits, spec.OnCall, apiL, issuerL, apiURL, hc,
+		func(err error) { f.log.Warn("emulated cloud", "err", err) })
+	if err != nil {
+		apiL.Close()
+		issuerL.Close()
+		return nil, err
+	}
 
 	rc.asg = &cloud.AutoScalingGroup{
 		Region:        spec.Region,
@@ -126,11 +113,11 @@ func (f *Fleet) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (inf
 	f.mu.Lock()
 	f.clouds = append(f.clouds, rc)
 	f.mu.Unlock()
-	for i, id := range rc.api.Adopt(spec.Region, len(members)) {
+	for i, id := range rc.API.Adopt(spec.Region, len(members)) {
 		rc.asg.Adopt(members[i].Name, members[i].Cluster, id)
 	}
 	if spec.FailedChecks > 0 {
-		rc.goRun(func() error { return rc.asg.Run(rc.ctx) })
+		rc.Go(rc.asg.Run)
 	}
 	for _, cp := range f.plan.Clusters {
 		if cp.Region != spec.Region {
@@ -143,10 +130,10 @@ func (f *Fleet) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (inf
 			InterfacesPerNode: spec.InterfacesPerNode,
 		}
 		if err := op.Validate(); err != nil {
-			rc.close(context.WithoutCancel(ctx))
+			rc.Close(context.WithoutCancel(ctx))
 			return nil, fmt.Errorf("region %s: %w", spec.Region, err)
 		}
-		rc.goRun(func() error { return op.Run(rc.ctx) })
+		rc.Go(op.Run)
 	}
 	return rc, nil
 }
@@ -189,51 +176,8 @@ func (f *Fleet) stopClouds(ctx context.Context) {
 	f.clouds = nil
 	f.mu.Unlock()
 	for _, c := range clouds {
-		c.close(ctx)
+		c.Close(ctx)
 	}
-}
-
-// goRun runs fn on a goroutine that close waits for.
-func (rc *regionCloud) goRun(fn func() error) {
-	rc.wg.Add(1)
-	go func() {
-		defer rc.wg.Done()
-		if err := fn(); err != nil && rc.ctx.Err() == nil {
-			rc.fleet.log.Warn("emulated cloud", "region", rc.spec.Region, "err", err)
-		}
-	}()
-}
-
-// close stops the controllers and joins, then the servers.
-func (rc *regionCloud) close(ctx context.Context) {
-	rc.stop()
-	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	_ = rc.api.Shutdown(sctx)
-	_ = rc.issuer.Shutdown(sctx)
-	rc.wg.Wait()
-}
-
-func (rc *regionCloud) Limits() cloud.Limits { return rc.api.Limits() }
-
-// SetLimits changes both services' limits.
-func (rc *regionCloud) SetLimits(l cloud.Limits) error {
-	if err := rc.api.SetLimits(l); err != nil {
-		return fmt.Errorf("region %s: %w", rc.spec.Region, err)
-	}
-	if err := rc.issuer.SetLimits(l); err != nil {
-		return fmt.Errorf("region %s: %w", rc.spec.Region, err)
-	}
-	return nil
-}
-
-// Stats merges the cloud API's and the issuer's counters.
-func (rc *regionCloud) Stats() map[string]cloud.APIStats {
-	out := rc.api.Stats()
-	for k, v := range rc.issuer.Stats() {
-		out[k] = v
-	}
-	return out
 }
 
 func (rc *regionCloud) ScaleUp(ctx context.Context, cluster string, n int) ([]string, error) {
@@ -297,7 +241,7 @@ func (m kindMachines) Launch(ctx context.Context, cluster, instanceID string) (s
 	if err != nil {
 		return "", err
 	}
-	m.rc.goRun(func() error { return f.join(m.rc.ctx, name, instanceID, m.rc.issuerURL) })
+	m.rc.Go(func(ctx context.Context) error { return f.join(ctx, name, instanceID, m.rc.issuerURL) })
 	return name, nil
 }
 
@@ -377,25 +321,14 @@ func (f *Fleet) address(node string) (string, error) {
 }
 
 // login gets the node's certificate from the issuer, from inside the node's
-// network namespace, retrying every failure (shed, throttled, unreachable)
-// until it succeeds or ctx ends.
+// network namespace, retrying every failure until it succeeds or ctx ends.
 func (f *Fleet) login(ctx context.Context, node, instanceID, issuerURL string) error {
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{
 		DialContext: f.dialFrom(node), MaxIdleConnsPerHost: 1}}
-	client := cloud.NewClient(issuerURL, node, hc)
-	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	for attempt := 1; ; attempt++ {
-		_, err := client.Login(ctx, instanceID)
-		if err == nil {
-			f.log.Info("certificate issued", "node", node, "instance", instanceID, "attempts", attempt)
-			return nil
-		}
-		t := time.NewTimer(loginRetry.Next(attempt, rnd))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	attempts, err := cloud.NewClient(issuerURL, node, hc).LoginUntilIssued(ctx, loginRetry, instanceID)
+	if err != nil {
+		return err
 	}
+	f.log.Info("certificate issued", "node", node, "instance", instanceID, "attempts", attempts)
+	return nil
 }

@@ -49,6 +49,10 @@ type Fleet struct {
 	// provider ID; joinTemplates hold, per cluster, what they join with.
 	launched      map[string]string
 	joinTemplates map[string]joinTemplate
+	// services are the shards and replicas running on the nodes; each
+	// service has its own port.
+	services     []serviceInstance
+	serviceCount int
 }
 
 var _ infra.Fleet = (*Fleet)(nil)
@@ -703,6 +707,9 @@ func (f *Fleet) Reboot(ctx context.Context, node string) error {
 		}
 	}
 	if err := f.installRelays(ctx, node); err != nil {
+		return fmt.Errorf("reboot %s: %w", node, err)
+	}
+	if err := f.restartServices(ctx, node); err != nil {
 		return fmt.Errorf("reboot %s: %w", node, err)
 	}
 	return nil

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/exec"
 	"slices"
@@ -23,6 +24,8 @@ import (
 	"github.com/aftershock-sre/aftershock/infra/cloud"
 	"github.com/aftershock-sre/aftershock/infra/kind"
 	"github.com/aftershock-sre/aftershock/infra/kind/kindtest"
+	"github.com/aftershock-sre/aftershock/infra/lab/labtest"
+	"github.com/aftershock-sre/aftershock/infra/service"
 	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
@@ -38,13 +41,20 @@ func TestKindFleet(t *testing.T) {
 	runID := fmt.Sprintf("t%d", time.Now().Unix()%100000)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Minute)
 	defer cancel()
+	var bins labtest.Binaries
+	binDir, err := labtest.Build(&bins)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer os.RemoveAll(binDir)
 	var logOut strings.Builder
 	start := time.Now()
 	f, err := kind.Up(ctx, topo, kind.Options{
-		RunID:     runID,
-		NodeImage: image,
-		StateRoot: t.TempDir(),
-		Logger:    slog.New(slog.NewTextHandler(&logOut, &slog.HandlerOptions{Level: slog.LevelInfo})),
+		RunID:         runID,
+		NodeImage:     image,
+		StateRoot:     t.TempDir(),
+		ServiceBinary: bins.Service,
+		Logger:        slog.New(slog.NewTextHandler(&logOut, &slog.HandlerOptions{Level: slog.LevelInfo})),
 		Progress: func(p kind.Progress) {
 			t.Logf("%6.1fs %s %s %d/%d", p.Elapsed.Seconds(), p.Phase, p.Cluster, p.Done, p.Total)
 		},
@@ -134,6 +144,37 @@ func TestKindFleet(t *testing.T) {
 			fmt.Sprintf("getent hosts %s && timeout 5 bash -c 'echo > /dev/tcp/%s/%d'", host, host, kind.FirstRelayPort)).CombinedOutput()
 		if err != nil {
 			t.Errorf("new connection from %s through the relay on %s: %v: %s", worker, host, err, out)
+		}
+	})
+
+	t.Run("a shard answers through its node's routing and comes back after a reboot", func(t *testing.T) {
+		eps, err := f.StartService(ctx, infra.ServiceSpec{Name: "metrics-intake", Kind: "sharded", Clusters: []string{"eu1-app1"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(eps) != 1 || eps[0].Node != "eu1-app1-w0" {
+			t.Fatalf("endpoints %+v, want one shard on eu1-app1-w0", eps)
+		}
+		client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: f.ProbeDialer(), DisableKeepAlives: true}}
+		query := func() error { return service.Query(ctx, client, "http://"+eps[0].Address+service.QueryPath) }
+		if err := query(); err != nil {
+			t.Fatalf("the shard does not answer: %v", err)
+		}
+		if _, err := flushForeignRules(ctx, f, "eu1-app1-w0"); err != nil {
+			t.Fatal(err)
+		}
+		if err := query(); err == nil {
+			t.Fatal("the shard still answers after its node lost its rules")
+		}
+		if err := f.Reboot(ctx, "eu1-app1-w0"); err != nil {
+			t.Fatal(err)
+		}
+		deadline := time.Now().Add(time.Minute)
+		for err := query(); err != nil; err = query() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the shard does not answer a minute after its node's reboot: %v", err)
+			}
+			time.Sleep(500 * time.Millisecond)
 		}
 	})
 

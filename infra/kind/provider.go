@@ -95,6 +95,9 @@ type Options struct {
 	RebootGrace time.Duration
 	// Retain keeps what a failed Up made, for debugging; Teardown removes it.
 	Retain bool
+	// ServiceBinary is the aftershock-service program that degraded-mode
+	// services run as, copied into node containers (StartService).
+	ServiceBinary string
 	// Progress, if set, is told how bring-up advances.
 	Progress func(Progress)
 	Logger   *slog.Logger

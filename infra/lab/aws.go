@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -37,16 +36,12 @@ const (
 // certificate issuer served in the fabric, an auto-scaling group per region
 // and a network operator per cluster, all stopped by Down.
 type regionCloud struct {
-	lab    *Lab
-	spec   infra.RegionCloudSpec
-	api    *cloud.API
-	issuer *cloud.Issuer
-	asg    *cloud.AutoScalingGroup
+	*cloud.Region
+	lab  *Lab
+	spec infra.RegionCloudSpec
+	asg  *cloud.AutoScalingGroup
 	// issuerURL is where nodes log in.
 	issuerURL string
-
-	stop context.CancelFunc
-	wg   sync.WaitGroup
 }
 
 // StartCloud serves the region's cloud API and issuer in the fabric, puts
@@ -70,20 +65,10 @@ func (l *Lab) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (infra
 	if spec.CheckInterval <= 0 {
 		spec.CheckInterval = time.Second
 	}
-	observe := spec.OnCall
-	if observe == nil {
-		observe = func(cloud.Call) {}
-	}
 	rc := &regionCloud{lab: l, spec: spec}
-	if rc.api, err = cloud.NewAPI(spec.Limits, observe); err != nil {
-		return nil, fmt.Errorf("region %s: %w", spec.Region, err)
-	}
 	apiURL := "http://" + net.JoinHostPort(region.Gateway, strconv.Itoa(cloudAPIPort))
 	rc.issuerURL = "http://" + net.JoinHostPort(region.Gateway, strconv.Itoa(issuerPort))
 	fabricHTTP := l.fabricHTTPClient()
-	if rc.issuer, err = cloud.NewIssuer(apiURL, fabricHTTP, spec.Limits, observe); err != nil {
-		return nil, fmt.Errorf("region %s: %w", spec.Region, err)
-	}
 	fabric := namespace.Path(l.state.Fabric)
 	apiL, err := namespace.Listen(fabric, "tcp", net.JoinHostPort(region.Gateway, strconv.Itoa(cloudAPIPort)))
 	if err != nil {
@@ -94,10 +79,13 @@ func (l *Lab) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (infra
 		apiL.Close()
 		return nil, fmt.Errorf("region %s: serve issuer: %w", spec.Region, err)
 	}
-	runCtx, stop := context.WithCancel(context.WithoutCancel(ctx))
-	rc.stop = stop
-	rc.goRun(func() error { return rc.api.Serve(apiL) })
-	rc.goRun(func() error { return rc.issuer.Serve(issuerL) })
+	rc.Region, err = cloud.StartRegion(ctx, spec.Region, spec.Limits, spec.OnCall, apiL, issuerL, apiURL, fabricHTTP,
+		func(err error) { l.log.Warn("emulated cloud", "err", err) })
+	if err != nil {
+		apiL.Close()
+		issuerL.Close()
+		return nil, err
+	}
 
 	rc.asg = &cloud.AutoScalingGroup{
 		Region:        spec.Region,
@@ -123,11 +111,11 @@ func (l *Lab) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (infra
 	}
 	l.clouds = append(l.clouds, rc)
 	l.mu.Unlock()
-	for i, id := range rc.api.Adopt(spec.Region, len(members)) {
+	for i, id := range rc.API.Adopt(spec.Region, len(members)) {
 		rc.asg.Adopt(members[i].Name, members[i].Cluster, id)
 	}
 	if spec.FailedChecks > 0 {
-		rc.goRun(func() error { return rc.asg.Run(runCtx) })
+		rc.Go(rc.asg.Run)
 	}
 	for _, cluster := range clusters {
 		op := &cloud.NetworkOperator{
@@ -137,10 +125,10 @@ func (l *Lab) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (infra
 			InterfacesPerNode: spec.InterfacesPerNode,
 		}
 		if err := op.Validate(); err != nil {
-			rc.close(context.WithoutCancel(ctx))
+			rc.Close(context.WithoutCancel(ctx))
 			return nil, fmt.Errorf("region %s: %w", spec.Region, err)
 		}
-		rc.goRun(func() error { return op.Run(runCtx) })
+		rc.Go(op.Run)
 	}
 	return rc, nil
 }
@@ -172,47 +160,6 @@ func (l *Lab) fabricHTTPClient() *http.Client {
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}}
-}
-
-// goRun runs fn on a goroutine that close waits for.
-func (rc *regionCloud) goRun(fn func() error) {
-	rc.wg.Add(1)
-	go func() {
-		defer rc.wg.Done()
-		_ = fn()
-	}()
-}
-
-// close stops the controllers, then the servers.
-func (rc *regionCloud) close(ctx context.Context) {
-	rc.stop()
-	sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	defer cancel()
-	_ = rc.api.Shutdown(sctx)
-	_ = rc.issuer.Shutdown(sctx)
-	rc.wg.Wait()
-}
-
-func (rc *regionCloud) Limits() cloud.Limits { return rc.api.Limits() }
-
-// SetLimits changes both services' limits.
-func (rc *regionCloud) SetLimits(l cloud.Limits) error {
-	if err := rc.api.SetLimits(l); err != nil {
-		return fmt.Errorf("region %s: %w", rc.spec.Region, err)
-	}
-	if err := rc.issuer.SetLimits(l); err != nil {
-		return fmt.Errorf("region %s: %w", rc.spec.Region, err)
-	}
-	return nil
-}
-
-// Stats merges the cloud API's and the issuer's counters.
-func (rc *regionCloud) Stats() map[string]cloud.APIStats {
-	out := rc.api.Stats()
-	for k, v := range rc.issuer.Stats() {
-		out[k] = v
-	}
-	return out
 }
 
 func (rc *regionCloud) ScaleUp(ctx context.Context, cluster string, n int) ([]string, error) {
@@ -424,6 +371,6 @@ func (l *Lab) stopClouds(ctx context.Context) {
 	l.clouds = nil
 	l.mu.Unlock()
 	for _, c := range clouds {
-		c.close(ctx)
+		c.Close(ctx)
 	}
 }

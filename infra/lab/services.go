@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/aftershock-sre/aftershock/infra"
@@ -80,28 +79,17 @@ func (l *Lab) StartService(ctx context.Context, spec infra.ServiceSpec) ([]infra
 
 // serviceInstances lays a service out on a cluster's nodes.
 func serviceInstances(spec infra.ServiceSpec, port int, nodes []nodeState) ([]serviceInstance, error) {
-	kind := service.Kind(spec.Kind)
-	hosts := nodes
-	if kind == service.Quorum {
-		if len(nodes) < spec.Replicas {
-			return nil, fmt.Errorf("%d replicas need %d nodes, the cluster has %d", spec.Replicas, spec.Replicas, len(nodes))
-		}
-		hosts = nodes[:spec.Replicas]
+	hosts := make([]service.Host, len(nodes))
+	for i, n := range nodes {
+		hosts[i] = service.Host{Node: n.Name, Address: n.Address}
 	}
-	var peers []string
-	if kind == service.Quorum {
-		for _, n := range hosts {
-			peers = append(peers, net.JoinHostPort(n.Address, strconv.Itoa(port)))
-		}
+	cfgs, err := service.Layout(spec.Name, service.Kind(spec.Kind), spec.Replicas, port, hosts)
+	if err != nil {
+		return nil, err
 	}
-	out := make([]serviceInstance, 0, len(hosts))
-	for _, n := range hosts {
-		cfg := service.Config{Service: spec.Name, Kind: kind, Node: n.Name, Address: n.Address, Port: port, Peers: peers,
-			Interval: service.DefaultInterval, Timeout: service.DefaultTimeout}
-		if err := cfg.Validate(); err != nil {
-			return nil, err
-		}
-		out = append(out, serviceInstance{Node: n.Name, Config: cfg})
+	out := make([]serviceInstance, len(cfgs))
+	for i, cfg := range cfgs {
+		out[i] = serviceInstance{Node: cfg.Node, Config: cfg}
 	}
 	return out, nil
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"math/rand/v2"
 	"net"
 	"net/http"
 	"strconv"
@@ -38,21 +37,10 @@ var loginRetry = cloud.ExponentialRetry(500*time.Millisecond, 5*time.Second)
 func login(ctx context.Context, cfg Config, log *slog.Logger) error {
 	dialer := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(cfg.Address)}, Timeout: 2 * time.Second}
 	hc := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: dialer.DialContext, MaxIdleConnsPerHost: 1}}
-	client := cloud.NewClient(cfg.IssuerURL, cfg.NodeName, hc)
-	rnd := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
-	for attempt := 1; ; attempt++ {
-		out, err := client.Login(ctx, cfg.InstanceID)
-		if err == nil {
-			log.Info("certificate issued", "node", cfg.NodeName, "instance", out.InstanceID, "attempts", attempt)
-			return nil
-		}
-		log.Debug("login failed", "node", cfg.NodeName, "attempt", attempt, "err", err)
-		t := time.NewTimer(loginRetry.Next(attempt, rnd))
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
-		}
+	attempts, err := cloud.NewClient(cfg.IssuerURL, cfg.NodeName, hc).LoginUntilIssued(ctx, loginRetry, cfg.InstanceID)
+	if err != nil {
+		return err
 	}
+	log.Info("certificate issued", "node", cfg.NodeName, "instance", cfg.InstanceID, "attempts", attempts)
+	return nil
 }

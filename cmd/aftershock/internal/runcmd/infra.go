@@ -102,7 +102,10 @@ func (f *infraFlags) provider(logger *slog.Logger, progress io.Writer) (scenario
 		return nil, err
 	}
 	if f.infra == "kind" {
-		return kind.Provider{Options: kind.Options{NodeImage: f.kindImage, Retain: f.kindRetain, Logger: logger}}, nil
+		// Services need the program only when a scenario starts one; without
+		// it, StartService says so.
+		service, _ := lab.FindService()
+		return kind.Provider{Options: kind.Options{NodeImage: f.kindImage, Retain: f.kindRetain, ServiceBinary: service, Logger: logger}}, nil
 	}
 	if f.infra == "terraform" {
 		return terraform.Provider{Module: f.moduleOptions(progress, logger), Apply: f.tfApply, Destroy: f.tfDestroy,
