@@ -2,10 +2,14 @@ package infra
 
 import (
 	"context"
+	"fmt"
 	"net"
+	"net/http"
+	"time"
 
 	"k8s.io/client-go/rest"
 
+	"github.com/aftershock-sre/aftershock/infra/service"
 	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
@@ -63,4 +67,29 @@ type ServiceHost interface {
 	StartService(ctx context.Context, spec ServiceSpec) ([]Endpoint, error)
 	// ProbeDialer dials from outside every region, through the fabric.
 	ProbeDialer() func(ctx context.Context, network, address string) (net.Conn, error)
+}
+
+// WaitServing waits until every endpoint answers its service query with 200
+// through dial, or fails naming the first that does not within timeout.
+func WaitServing(ctx context.Context, dial func(ctx context.Context, network, address string) (net.Conn, error),
+	endpoints []Endpoint, timeout time.Duration) error {
+	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
+	deadline := time.Now().Add(timeout)
+	for _, e := range endpoints {
+		for {
+			err := service.Query(ctx, client, "http://"+e.Address+service.QueryPath)
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				return fmt.Errorf("%s on %s does not answer after %s: %w", e.Service, e.Node, timeout, err)
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+	return nil
 }

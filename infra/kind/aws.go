@@ -2,18 +2,15 @@ package kind
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/aftershock-sre/aftershock/infra"
@@ -69,9 +66,6 @@ func (f *Fleet) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (inf
 		}
 	}
 	f.mu.Unlock()
-	if spec.CheckInterval <= 0 {
-		spec.CheckInterval = time.Second
-	}
 	if err := f.readJoinTemplates(ctx, spec.Region); err != nil {
 		return nil, fmt.Errorf("region %s: %w", spec.Region, err)
 	}
@@ -92,49 +86,33 @@ func (f *Fleet) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (inf
 		apiL.Close()
 		return nil, fmt.Errorf("region %s: serve issuer: %w", spec.Region, err)
 	}
-	rc.Region, err = cloud.StartRegion(ctx, spec.Region, spec.Limits, spec.OnCall, apiL, issuerL, apiURL, hc,
-		func(err error) { f.log.Warn("emulated cloud", "err", err) })
+	var members []infra.GroupMember
+	for _, n := range f.groupMembers(spec.Region) {
+		members = append(members, infra.GroupMember{Node: n.Name, Group: n.Cluster})
+	}
+	networks := map[string]cloud.NodeNetworks{}
+	for _, cp := range f.plan.Clusters {
+		if cp.Region == spec.Region {
+			// A launched node has no CNI configuration until the provider
+			// writes it on Attached, so its kubelet reports the network not
+			// ready until then.
+			networks[cp.Name] = infra.NodeNetworks{
+				Client:   func() (kubernetes.Interface, error) { return f.clientset(cp.Name) },
+				Attached: f.attachNetwork,
+			}
+		}
+	}
+	rc.Region, rc.asg, err = infra.StartRegionCloud(ctx, spec, infra.CloudWiring{
+		APIListener: apiL, IssuerListener: issuerL, APIURL: apiURL, HTTP: hc,
+		Machines: kindMachines{rc}, Members: members, Networks: networks,
+		OnError: func(err error) { f.log.Warn("emulated cloud", "err", err) },
+	})
 	if err != nil {
-		apiL.Close()
-		issuerL.Close()
 		return nil, err
 	}
-
-	rc.asg = &cloud.AutoScalingGroup{
-		Region:        spec.Region,
-		API:           cloud.NewClient(apiURL, "autoscaling", hc),
-		Machines:      kindMachines{rc},
-		FailedChecks:  max(1, spec.FailedChecks),
-		CheckInterval: spec.CheckInterval,
-		Retry:         cloud.ExponentialRetry(200*time.Millisecond, 5*time.Second),
-		Observe:       spec.OnReplacement,
-	}
-	members := f.groupMembers(spec.Region)
 	f.mu.Lock()
 	f.clouds = append(f.clouds, rc)
 	f.mu.Unlock()
-	for i, id := range rc.API.Adopt(spec.Region, len(members)) {
-		rc.asg.Adopt(members[i].Name, members[i].Cluster, id)
-	}
-	if spec.FailedChecks > 0 {
-		rc.Go(rc.asg.Run)
-	}
-	for _, cp := range f.plan.Clusters {
-		if cp.Region != spec.Region {
-			continue
-		}
-		op := &cloud.NetworkOperator{
-			API:               cloud.NewClient(apiURL, "network-operator:"+cp.Name, hc),
-			Nodes:             kindNetworks{fleet: f, cluster: cp.Name},
-			Retry:             spec.NetworkRetry,
-			InterfacesPerNode: spec.InterfacesPerNode,
-		}
-		if err := op.Validate(); err != nil {
-			rc.Close(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("region %s: %w", spec.Region, err)
-		}
-		rc.Go(op.Run)
-	}
 	return rc, nil
 }
 
@@ -247,53 +225,6 @@ func (m kindMachines) Launch(ctx context.Context, cluster, instanceID string) (s
 
 func providerID(region, instanceID string) string {
 	return "aws:///" + region + "/" + instanceID
-}
-
-// kindNetworks is the network operator's view of one cluster.
-type kindNetworks struct {
-	fleet   *Fleet
-	cluster string
-}
-
-// Pending lists the cluster's launched nodes (an aws providerID) that have
-// registered but have no interfaces recorded yet.
-func (k kindNetworks) Pending(ctx context.Context) ([]cloud.PendingNode, error) {
-	cs, err := k.fleet.clientset(k.cluster)
-	if err != nil {
-		return nil, err
-	}
-	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list nodes of %s: %w", k.cluster, err)
-	}
-	var out []cloud.PendingNode
-	for _, n := range nodes.Items {
-		id, ok := strings.CutPrefix(n.Spec.ProviderID, "aws:///")
-		if !ok || n.Annotations[infra.AnnotationNetworkInterfaces] != "" {
-			continue
-		}
-		out = append(out, cloud.PendingNode{Name: n.Name, InstanceID: id[strings.LastIndex(id, "/")+1:]})
-	}
-	return out, nil
-}
-
-// Attach records the interfaces on the Node, then gives the node its CNI
-// configuration and policy routing (and its peers routes to its pods): the
-// kubelet reports the network ready, and the node turns Ready.
-func (k kindNetworks) Attach(ctx context.Context, node string, interfaces []string) error {
-	cs, err := k.fleet.clientset(k.cluster)
-	if err != nil {
-		return err
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"annotations": map[string]string{infra.AnnotationNetworkInterfaces: strings.Join(interfaces, ",")}}})
-	if err != nil {
-		return err
-	}
-	if _, err := cs.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return fmt.Errorf("attach interfaces to %s: %w", node, err)
-	}
-	return k.fleet.attachNetwork(ctx, node)
 }
 
 // clientset is a client of the cluster's API server.

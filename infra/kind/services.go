@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/aftershock-sre/aftershock/infra"
@@ -78,7 +77,7 @@ func (f *Fleet) StartService(ctx context.Context, spec infra.ServiceSpec) ([]inf
 			return nil, err
 		}
 	}
-	if err := waitServing(ctx, f.ProbeDialer(), endpoints, 30*time.Second); err != nil {
+	if err := infra.WaitServing(ctx, f.ProbeDialer(), endpoints, 30*time.Second); err != nil {
 		return nil, fmt.Errorf("service %s: %w", spec.Name, err)
 	}
 	return endpoints, nil
@@ -122,27 +121,4 @@ func (f *Fleet) restartServices(ctx context.Context, node string) error {
 func (f *Fleet) ProbeDialer() func(ctx context.Context, network, address string) (net.Conn, error) {
 	d := net.Dialer{Timeout: time.Second}
 	return d.DialContext
-}
-
-// waitServing waits until every endpoint answers its query with 200.
-func waitServing(ctx context.Context, dial func(ctx context.Context, network, address string) (net.Conn, error), endpoints []infra.Endpoint, timeout time.Duration) error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
-	deadline := time.Now().Add(timeout)
-	for _, e := range endpoints {
-		for {
-			err := service.Query(ctx, client, "http://"+e.Address+service.QueryPath)
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s on %s does not answer after %s: %w", e.Service, e.Node, timeout, err)
-			}
-			select {
-			case <-ctx.Done():
-				return ctx.Err()
-			case <-time.After(100 * time.Millisecond):
-			}
-		}
-	}
-	return nil
 }

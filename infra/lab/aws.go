@@ -2,7 +2,6 @@ package lab
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"net/http"
@@ -12,7 +11,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/aftershock-sre/aftershock/infra"
 	"github.com/aftershock-sre/aftershock/infra/cloud"
@@ -62,9 +61,6 @@ func (l *Lab) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (infra
 	if cl := l.cloudOf(spec.Region); cl != topology.AWS {
 		return nil, fmt.Errorf("region %s runs on %s: only aws regions have an emulated cloud API and auto-scaling groups", spec.Region, cl)
 	}
-	if spec.CheckInterval <= 0 {
-		spec.CheckInterval = time.Second
-	}
 	rc := &regionCloud{lab: l, spec: spec}
 	apiURL := "http://" + net.JoinHostPort(region.Gateway, strconv.Itoa(cloudAPIPort))
 	rc.issuerURL = "http://" + net.JoinHostPort(region.Gateway, strconv.Itoa(issuerPort))
@@ -79,57 +75,34 @@ func (l *Lab) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (infra
 		apiL.Close()
 		return nil, fmt.Errorf("region %s: serve issuer: %w", spec.Region, err)
 	}
-	rc.Region, err = cloud.StartRegion(ctx, spec.Region, spec.Limits, spec.OnCall, apiL, issuerL, apiURL, fabricHTTP,
-		func(err error) { l.log.Warn("emulated cloud", "err", err) })
-	if err != nil {
-		apiL.Close()
-		issuerL.Close()
-		return nil, err
-	}
-
-	rc.asg = &cloud.AutoScalingGroup{
-		Region:        spec.Region,
-		API:           cloud.NewClient(apiURL, "autoscaling", fabricHTTP),
-		Machines:      labMachines{rc},
-		FailedChecks:  max(1, spec.FailedChecks),
-		CheckInterval: spec.CheckInterval,
-		Retry:         cloud.ExponentialRetry(200*time.Millisecond, 5*time.Second),
-		Observe:       spec.OnReplacement,
-	}
 	l.mu.Lock()
-	var members []nodeState
+	var members []infra.GroupMember
 	for _, n := range l.state.Nodes {
 		if n.Region == spec.Region && !n.Terminated && len(l.state.hostedClusters(n.Name)) == 0 {
-			members = append(members, n)
+			members = append(members, infra.GroupMember{Node: n.Name, Group: n.Cluster})
 		}
 	}
-	var clusters []string
+	networks := map[string]cloud.NodeNetworks{}
 	for _, c := range l.state.Clusters {
 		if c.Region == spec.Region {
-			clusters = append(clusters, c.Name)
+			networks[c.Name] = infra.NodeNetworks{
+				Client:  func() (kubernetes.Interface, error) { return l.client(c.Name) },
+				Waiting: networkUnavailable,
+			}
 		}
 	}
+	l.mu.Unlock()
+	rc.Region, rc.asg, err = infra.StartRegionCloud(ctx, spec, infra.CloudWiring{
+		APIListener: apiL, IssuerListener: issuerL, APIURL: apiURL, HTTP: fabricHTTP,
+		Machines: labMachines{rc}, Members: members, Networks: networks,
+		OnError: func(err error) { l.log.Warn("emulated cloud", "err", err) },
+	})
+	if err != nil {
+		return nil, err
+	}
+	l.mu.Lock()
 	l.clouds = append(l.clouds, rc)
 	l.mu.Unlock()
-	for i, id := range rc.API.Adopt(spec.Region, len(members)) {
-		rc.asg.Adopt(members[i].Name, members[i].Cluster, id)
-	}
-	if spec.FailedChecks > 0 {
-		rc.Go(rc.asg.Run)
-	}
-	for _, cluster := range clusters {
-		op := &cloud.NetworkOperator{
-			API:               cloud.NewClient(apiURL, "network-operator:"+cluster, fabricHTTP),
-			Nodes:             clusterNetworks{lab: l, cluster: cluster},
-			Retry:             spec.NetworkRetry,
-			InterfacesPerNode: spec.InterfacesPerNode,
-		}
-		if err := op.Validate(); err != nil {
-			rc.Close(context.WithoutCancel(ctx))
-			return nil, fmt.Errorf("region %s: %w", spec.Region, err)
-		}
-		rc.Go(op.Run)
-	}
 	return rc, nil
 }
 
@@ -304,38 +277,8 @@ func (l *Lab) addNode(ctx context.Context, cluster string, agentConfig func(*age
 	return name, nil
 }
 
-// clusterNetworks is the network operator's view of one cluster: Node
-// objects through the cluster's API server.
-type clusterNetworks struct {
-	lab     *Lab
-	cluster string
-}
-
-// Pending lists the nodes that report NetworkUnavailable=True and have no
-// interfaces recorded yet, with the instance from their providerID.
-func (c clusterNetworks) Pending(ctx context.Context) ([]cloud.PendingNode, error) {
-	client, err := c.lab.client(c.cluster)
-	if err != nil {
-		return nil, err
-	}
-	nodes, err := client.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return nil, fmt.Errorf("list nodes of %s: %w", c.cluster, err)
-	}
-	var out []cloud.PendingNode
-	for _, n := range nodes.Items {
-		if n.Annotations[agent.InterfacesAnnotation] != "" || !networkUnavailable(n) {
-			continue
-		}
-		id := n.Spec.ProviderID[strings.LastIndex(n.Spec.ProviderID, "/")+1:]
-		if id == "" {
-			continue
-		}
-		out = append(out, cloud.PendingNode{Name: n.Name, InstanceID: id})
-	}
-	return out, nil
-}
-
+// networkUnavailable reports whether the Node says NetworkUnavailable=True,
+// as a launched lab node's agent does until its interfaces are recorded.
 func networkUnavailable(n corev1.Node) bool {
 	for _, c := range n.Status.Conditions {
 		if c.Type == corev1.NodeNetworkUnavailable {
@@ -343,25 +286,6 @@ func networkUnavailable(n corev1.Node) bool {
 		}
 	}
 	return false
-}
-
-// Attach records the interfaces in the node's annotation, which its agent
-// reads on its next heartbeat.
-func (c clusterNetworks) Attach(ctx context.Context, node string, interfaces []string) error {
-	client, err := c.lab.client(c.cluster)
-	if err != nil {
-		return err
-	}
-	patch, err := json.Marshal(map[string]any{"metadata": map[string]any{
-		"annotations": map[string]string{agent.InterfacesAnnotation: strings.Join(interfaces, ",")}}})
-	if err != nil {
-		return err
-	}
-	_, err = client.CoreV1().Nodes().Patch(ctx, node, types.MergePatchType, patch, metav1.PatchOptions{})
-	if err != nil {
-		return fmt.Errorf("attach interfaces to %s: %w", node, err)
-	}
-	return nil
 }
 
 // stopClouds stops every region's emulated cloud.

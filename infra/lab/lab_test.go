@@ -171,7 +171,7 @@ func TestLab(t *testing.T) {
 		if err := l.Reboot(ctx, node.Name); err != nil {
 			t.Fatal(err)
 		}
-		if err := l.waitServing(ctx, endpoints, 10*time.Second); err != nil {
+		if err := infra.WaitServing(ctx, l.ProbeDialer(), endpoints, 10*time.Second); err != nil {
 			t.Errorf("after the reboot: %v", err)
 		}
 	})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"net/http"
 	"time"
 
 	"github.com/aftershock-sre/aftershock/infra"
@@ -71,7 +70,7 @@ func (l *Lab) StartService(ctx context.Context, spec infra.ServiceSpec) ([]infra
 			return nil, err
 		}
 	}
-	if err := l.waitServing(ctx, endpoints, 30*time.Second); err != nil {
+	if err := infra.WaitServing(ctx, l.ProbeDialer(), endpoints, 30*time.Second); err != nil {
 		return nil, fmt.Errorf("service %s: %w", spec.Name, err)
 	}
 	return endpoints, nil
@@ -140,23 +139,3 @@ func (l *Lab) ProbeDialer() func(ctx context.Context, network, address string) (
 	return namespace.Dialer(namespace.Path(l.state.Fabric), net.Dialer{Timeout: time.Second})
 }
 
-// waitServing waits until every endpoint answers its query with 200.
-func (l *Lab) waitServing(ctx context.Context, endpoints []infra.Endpoint, timeout time.Duration) error {
-	client := &http.Client{Timeout: time.Second, Transport: &http.Transport{DialContext: l.ProbeDialer(), DisableKeepAlives: true}}
-	deadline := time.Now().Add(timeout)
-	for _, e := range endpoints {
-		for {
-			err := service.Query(ctx, client, "http://"+e.Address+service.QueryPath)
-			if err == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("%s on %s does not answer after %s: %w", e.Service, e.Node, timeout, err)
-			}
-			if err := sleep(ctx, 100*time.Millisecond); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
