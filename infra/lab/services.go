@@ -138,4 +138,3 @@ func (l *Lab) restartServices(node string) error {
 func (l *Lab) ProbeDialer() func(ctx context.Context, network, address string) (net.Conn, error) {
 	return namespace.Dialer(namespace.Path(l.state.Fabric), net.Dialer{Timeout: time.Second})
 }
-
