@@ -129,7 +129,7 @@ func (f *Fleet) groupMembers(region string) []nodePlan {
 			continue
 		}
 		for _, n := range cp.Nodes {
-			if n.Topo == nil || n.Topo.Role == topology.ControlPlane || f.terminated[n.Container] || f.hostsRelay(n.Name) {
+			if n.Topo == nil || n.Topo.Role == topology.ControlPlane || f.terminated[n.Container] || len(f.plan.hostedBy(n.Name)) > 0 {
 				continue
 			}
 			out = append(out, n)

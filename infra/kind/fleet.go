@@ -701,7 +701,7 @@ func (f *Fleet) Reboot(ctx context.Context, node string) error {
 	}
 	// A child control plane is a workload on its host: it serves again once
 	// the host's kubelet is back and Ready, not the moment the host boots.
-	if f.hostsRelay(node) {
+	if len(f.plan.hostedBy(node)) > 0 {
 		if err := f.waitNodeReady(ctx, cp, node, started, f.opts.WaitForReady); err != nil {
 			return fmt.Errorf("reboot %s: the child control planes it hosts wait for it to be Ready: %w", node, err)
 		}
@@ -839,15 +839,4 @@ func (f *Fleet) waitNodeReady(ctx context.Context, cp *clusterPlan, node string,
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
-}
-
-// hostsRelay reports whether a child cluster's control plane is relayed
-// through the node.
-func (f *Fleet) hostsRelay(node string) bool {
-	for _, cp := range f.plan.Clusters {
-		if cp.Host != nil && cp.Host.Name == node {
-			return true
-		}
-	}
-	return false
 }

@@ -203,7 +203,8 @@ func launchedKubeadmConfig(conf, oldName, oldIP, name, ip, providerID string) (s
 	}
 	conf = providerIDLineRE.ReplaceAllString(conf, "${1}"+providerID)
 	conf = strings.ReplaceAll(conf, "name: "+oldName+"\n", "name: "+name+"\n")
-	conf = strings.ReplaceAll(conf, oldIP, ip)
+	// The whole address only: 172.18.0.6 must not rewrite 172.18.0.60.
+	conf = regexp.MustCompile(`\b`+regexp.QuoteMeta(oldIP)+`\b`).ReplaceAllLiteralString(conf, ip)
 	return conf, nil
 }
 

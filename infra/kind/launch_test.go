@@ -22,6 +22,8 @@ nodeRegistration:
     value: kind://docker/as-r1-us1-app1/as-r1-us1-app1-worker
   - name: node-labels
     value: aftershock.io/cluster=us1-app1
+  - name: another-address
+    value: 172.29.0.60
   name: us1-app1-w0
 skipPhases:
 - preflight
@@ -33,12 +35,12 @@ func TestLaunchedKubeadmConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, want := range []string{"value: 172.29.0.9\n", "value: aws:///us1/i-0abc\n", "  name: ip-172-29-0-9\n",
-		"apiServerEndpoint: as-r1-us1-app1-control-plane:6443", "value: aftershock.io/cluster=us1-app1"} {
+		"apiServerEndpoint: as-r1-us1-app1-control-plane:6443", "value: aftershock.io/cluster=us1-app1", "value: 172.29.0.60\n"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("config lacks %q:\n%s", want, got)
 		}
 	}
-	for _, gone := range []string{"172.29.0.6", "kind://docker", "us1-app1-w0"} {
+	for _, gone := range []string{"172.29.0.6\n", "kind://docker", "us1-app1-w0"} {
 		if strings.Contains(got, gone) {
 			t.Errorf("config still has %q:\n%s", gone, got)
 		}
