@@ -7,6 +7,11 @@ Feature: us1 replacement herd: auto-scaling replacements against cloud API rate 
   of its calls were throttled, and three clusters stayed Unready for hours.
   With exponential backoff the same fleet recovers on its own.
 
+  The bucket starts full, and the lab launches replacements one after the
+  other, so the first few to register may find three tokens waiting and get
+  their interfaces before the herd forms (0 to 3 of 20 here); once any node
+  fails a pass and retries every 10 ms, no other pass completes.
+
   Scenario: with a 10 ms retry and no backoff, the replacements stay Unready
     Given a fleet on the lab:
       | region | cloud | parent control-plane nodes | parent workers | child clusters | nodes per child cluster |
@@ -18,7 +23,7 @@ Feature: us1 replacement herd: auto-scaling replacements against cloud API rate 
     And the network operator retries every 10 milliseconds without backoff
     And all nodes are Ready
     When systemd-networkd restarts on every child cluster node in us1
-    Then at least 90% of replaced nodes in us1 stay Unready for at least 60 seconds
+    Then at least 75% of replaced nodes in us1 stay Unready for at least 60 seconds
     And more than 99% of CreateNetworkInterface calls in us1 were throttled
 
   Scenario: with exponential backoff, the same replacements turn Ready
