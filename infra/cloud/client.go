@@ -157,7 +157,9 @@ func pathOf(api string) string {
 
 // RetryUntil calls fn until it succeeds, fails with an error that is not
 // Retryable, or ctx ends, waiting between attempts as policy says. It
-// returns the number of attempts made.
+// returns the number of attempts made, the last one included even if ctx
+// cut it short. Once ctx ends the error wraps both ctx.Err() and the last
+// Retryable error.
 func (c *Client) RetryUntil(ctx context.Context, policy RetryPolicy, fn func(ctx context.Context) error) (int, error) {
 	if err := policy.Validate(); err != nil {
 		return 0, err
@@ -168,14 +170,21 @@ func (c *Client) RetryUntil(ctx context.Context, policy RetryPolicy, fn func(ctx
 			timer.Stop()
 		}
 	}()
+	var lastRetryable error
 	for attempt := 1; ; attempt++ {
 		err := fn(ctx)
 		if err == nil {
 			return attempt, nil
 		}
+		if ctx.Err() != nil && lastRetryable != nil && !Retryable(err) {
+			// ctx ended during this attempt: what stopped the retries is the
+			// context, and what they were retrying is the last real answer.
+			return attempt, fmt.Errorf("gave up after %d attempts: %w (last: %w)", attempt, ctx.Err(), lastRetryable)
+		}
 		if !Retryable(err) {
 			return attempt, err
 		}
+		lastRetryable = err
 		if ctx.Err() != nil {
 			return attempt, fmt.Errorf("gave up after %d attempts: %w (last: %w)", attempt, ctx.Err(), err)
 		}

@@ -215,7 +215,7 @@ func (m kindMachines) Terminate(ctx context.Context, node string) error {
 // network operator has attached its interfaces.
 func (m kindMachines) Launch(ctx context.Context, cluster, instanceID string) (string, error) {
 	f := m.rc.fleet
-	name, err := f.launch(ctx, cluster, providerID(m.rc.spec.Region, instanceID))
+	name, err := f.launch(ctx, cluster)
 	if err != nil {
 		return "", err
 	}

@@ -21,7 +21,7 @@ import (
 // kind/lab. It skips without root, a Docker engine or the node image. Run it
 // with -benchtime=1x: every iteration creates and deletes real clusters.
 func BenchmarkUp(b *testing.B) {
-	kindtest.Require(b)
+	image := kindtest.Require(b)
 	tiny, err := topology.Preset("tiny")
 	if err != nil {
 		b.Fatal(err)
@@ -31,12 +31,11 @@ func BenchmarkUp(b *testing.B) {
 		b.Fatal(err)
 	}
 	for _, topo := range []topology.Topology{tiny, ci} {
-		b.Run(topo.Name, func(b *testing.B) { benchmarkUp(b, topo) })
+		b.Run(topo.Name, func(b *testing.B) { benchmarkUp(b, image, topo) })
 	}
 }
 
-func benchmarkUp(b *testing.B, topo topology.Topology) {
-	image := kindtest.Require(b)
+func benchmarkUp(b *testing.B, image string, topo topology.Topology) {
 	ctx := context.Background()
 	var kindTotal, perCluster time.Duration
 	for i := range b.N {

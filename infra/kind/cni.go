@@ -8,8 +8,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-
-	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
 // CNIConfigPath is where the provider writes each node's CNI configuration.
@@ -83,21 +81,6 @@ type nodeNet struct {
 type peer struct {
 	IP      net.IP
 	PodCIDR *net.IPNet
-}
-
-// protocolNumber maps a topology rule protocol to its rtnetlink value.
-func protocolNumber(p topology.RuleProtocol) (uint8, error) {
-	switch p {
-	case topology.ProtoUnspec:
-		return unix.RTPROT_UNSPEC, nil
-	case topology.ProtoBoot:
-		return unix.RTPROT_BOOT, nil
-	case topology.ProtoStatic:
-		return unix.RTPROT_STATIC, nil
-	case topology.ProtoKernel:
-		return unix.RTPROT_KERNEL, nil
-	}
-	return 0, fmt.Errorf("unknown rule protocol %q", p)
 }
 
 // cniRules are the node's policy rules, the local lookup first so that

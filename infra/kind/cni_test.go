@@ -9,8 +9,6 @@ import (
 
 	"github.com/vishvananda/netlink"
 	"golang.org/x/sys/unix"
-
-	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
 func TestCNIConfig(t *testing.T) {
@@ -55,28 +53,6 @@ func TestCNIConfig(t *testing.T) {
 			if !ptp.IPMasq || ptp.IPAM.Type != "host-local" || ptp.IPAM.Ranges[0][0].Subnet != tt.pods ||
 				!strings.HasPrefix(ptp.IPAM.DataDir, "/run/") {
 				t.Errorf("ptp %+v", ptp)
-			}
-		})
-	}
-}
-
-func TestProtocolNumber(t *testing.T) {
-	tests := []struct {
-		in      topology.RuleProtocol
-		want    uint8
-		wantErr bool
-	}{
-		{topology.ProtoUnspec, unix.RTPROT_UNSPEC, false},
-		{topology.ProtoBoot, unix.RTPROT_BOOT, false},
-		{topology.ProtoStatic, unix.RTPROT_STATIC, false},
-		{topology.ProtoKernel, unix.RTPROT_KERNEL, false},
-		{"bgp", 0, true},
-	}
-	for _, tt := range tests {
-		t.Run(string(tt.in), func(t *testing.T) {
-			got, err := protocolNumber(tt.in)
-			if (err != nil) != tt.wantErr || got != tt.want {
-				t.Errorf("got %d, %v; want %d (error %v)", got, err, tt.want, tt.wantErr)
 			}
 		})
 	}

@@ -18,7 +18,6 @@ import (
 	"github.com/vishvananda/netns"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/kind/pkg/cluster"
@@ -45,9 +44,7 @@ type Fleet struct {
 	terminated map[string]bool
 	// clouds are the aws regions' emulated clouds (StartCloud).
 	clouds []*regionCloud
-	// launched maps each node an auto-scaling group launched to its
-	// provider ID; joinTemplates hold, per cluster, what they join with.
-	launched      map[string]string
+	// joinTemplates hold, per cluster, what launched nodes join with.
 	joinTemplates map[string]joinTemplate
 	// services are the shards and replicas running on the nodes; each
 	// service has its own port.
@@ -368,7 +365,7 @@ func (f *Fleet) refreshLocked(ctx context.Context) error {
 
 // nodeNetFor computes a node's addressing from the inspected containers.
 func (f *Fleet) nodeNetFor(cp *clusterPlan, n *nodePlan) (nodeNet, error) {
-	proto, err := protocolNumber(f.plan.Topology.CNI.RuleProtocol)
+	proto, err := f.plan.Topology.CNI.RuleProtocol.Number()
 	if err != nil {
 		return nodeNet{}, err
 	}
@@ -776,11 +773,7 @@ func (f *Fleet) notReady(ctx context.Context, since time.Time) error {
 // clusterNotReady says which nodes of the cluster (only the one named, if
 // only is set) are not Ready or have not renewed their Lease since since.
 func (f *Fleet) clusterNotReady(ctx context.Context, cp *clusterPlan, since time.Time, only string) error {
-	cfg, err := f.RESTConfig(cp.Name)
-	if err != nil {
-		return err
-	}
-	cs, err := kubernetes.NewForConfig(cfg)
+	cs, err := f.clientset(cp.Name)
 	if err != nil {
 		return err
 	}

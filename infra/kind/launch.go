@@ -7,14 +7,13 @@ import (
 	"net"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"slices"
 	"strings"
 	"time"
 
-	"github.com/vishvananda/netns"
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
+	"github.com/aftershock-sre/aftershock/infra/nsnet"
 	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
@@ -42,7 +41,7 @@ func ec2Name(ip string) string { return "ip-" + strings.ReplaceAll(ip, ".", "-")
 // launch starts a new worker container for the cluster, adds it to the
 // fleet under its EC2-style name, and returns the name once it has booted.
 // It is not in the cluster yet: join does that.
-func (f *Fleet) launch(ctx context.Context, cluster, providerID string) (string, error) {
+func (f *Fleet) launch(ctx context.Context, cluster string) (string, error) {
 	cp := f.plan.cluster(cluster)
 	if cp == nil {
 		return "", fmt.Errorf("launch: unknown cluster %q", cluster)
@@ -95,7 +94,6 @@ func (f *Fleet) launch(ctx context.Context, cluster, providerID string) (string,
 				ClusterRole: role, Role: topology.Worker}
 		}
 	}
-	f.launched[name] = providerID
 	err = f.refreshLocked(ctx)
 	f.mu.Unlock()
 	if err != nil {
@@ -124,10 +122,9 @@ func (f *Fleet) join(ctx context.Context, node, instanceID, issuerURL string) er
 	}
 	f.mu.Lock()
 	tmpl := f.joinTemplates[cp.Name]
-	providerID := f.launched[node]
 	addr := f.containers[n.Container].IP
 	f.mu.Unlock()
-	joinConf, err := launchedKubeadmConfig(tmpl.Config, tmpl.Name, tmpl.IP, node, addr, providerID)
+	joinConf, err := launchedKubeadmConfig(tmpl.Config, tmpl.Name, tmpl.IP, node, addr, providerID(cp.Region, instanceID))
 	if err != nil {
 		return fmt.Errorf("join %s: %w", node, err)
 	}
@@ -240,37 +237,14 @@ func (f *Fleet) attachNetwork(ctx context.Context, node string) error {
 	return nil
 }
 
-// dialFrom dials from inside the node's network namespace: the socket is
-// made on a thread switched into it, then the thread switches back.
-func (f *Fleet) dialFrom(node string) func(ctx context.Context, network, addr string) (net.Conn, error) {
+// dialFrom dials from inside the node's network namespace, through its own
+// routing.
+func (f *Fleet) dialFrom(node string) nsnet.DialFunc {
 	return func(ctx context.Context, network, addr string) (net.Conn, error) {
-		target, err := f.NetNS(ctx, node)
+		pid, err := f.PID(ctx, node)
 		if err != nil {
 			return nil, err
 		}
-		defer target.Close()
-		runtime.LockOSThread()
-		origin, err := netns.Get()
-		if err != nil {
-			runtime.UnlockOSThread()
-			return nil, err
-		}
-		defer origin.Close()
-		if err := netns.Set(target); err != nil {
-			runtime.UnlockOSThread()
-			return nil, fmt.Errorf("enter %s's network namespace: %w", node, err)
-		}
-		d := net.Dialer{Timeout: 2 * time.Second}
-		conn, dialErr := d.DialContext(ctx, network, addr)
-		if err := netns.Set(origin); err != nil {
-			// This thread stays in the node's namespace: keep it locked so
-			// that it dies with this goroutine instead of serving others.
-			if conn != nil {
-				conn.Close()
-			}
-			return nil, fmt.Errorf("leave %s's network namespace: %w", node, err)
-		}
-		runtime.UnlockOSThread()
-		return conn, dialErr
+		return nsnet.Dialer(fmt.Sprintf("/proc/%d/ns/net", pid), net.Dialer{Timeout: 2 * time.Second})(ctx, network, addr)
 	}
 }

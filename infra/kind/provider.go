@@ -169,7 +169,6 @@ func Up(ctx context.Context, topo topology.Topology, opts Options) (_ *Fleet, er
 		kind:          cluster.NewProvider(cluster.ProviderWithDocker(), cluster.ProviderWithLogger(kindLogger{opts.Logger})),
 		terminated:    map[string]bool{},
 		pids:          map[string]int{},
-		launched:      map[string]string{},
 		joinTemplates: map[string]joinTemplate{},
 	}
 	defer func() {

@@ -17,6 +17,7 @@ import (
 	"github.com/aftershock-sre/aftershock/infra/cloud"
 	"github.com/aftershock-sre/aftershock/infra/lab/agent"
 	"github.com/aftershock-sre/aftershock/infra/lab/internal/namespace"
+	"github.com/aftershock-sre/aftershock/infra/nsnet"
 	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
@@ -66,11 +67,11 @@ func (l *Lab) StartCloud(ctx context.Context, spec infra.RegionCloudSpec) (infra
 	rc.issuerURL = "http://" + net.JoinHostPort(region.Gateway, strconv.Itoa(issuerPort))
 	fabricHTTP := l.fabricHTTPClient()
 	fabric := namespace.Path(l.state.Fabric)
-	apiL, err := namespace.Listen(fabric, "tcp", net.JoinHostPort(region.Gateway, strconv.Itoa(cloudAPIPort)))
+	apiL, err := nsnet.Listen(fabric, "tcp", net.JoinHostPort(region.Gateway, strconv.Itoa(cloudAPIPort)))
 	if err != nil {
 		return nil, fmt.Errorf("region %s: serve cloud API: %w", spec.Region, err)
 	}
-	issuerL, err := namespace.Listen(fabric, "tcp", net.JoinHostPort(region.Gateway, strconv.Itoa(issuerPort)))
+	issuerL, err := nsnet.Listen(fabric, "tcp", net.JoinHostPort(region.Gateway, strconv.Itoa(issuerPort)))
 	if err != nil {
 		apiL.Close()
 		return nil, fmt.Errorf("region %s: serve issuer: %w", spec.Region, err)
@@ -129,7 +130,7 @@ func (l *Lab) cloudOf(region string) topology.Cloud {
 // fabricHTTPClient sends requests from the fabric namespace.
 func (l *Lab) fabricHTTPClient() *http.Client {
 	return &http.Client{Transport: &http.Transport{
-		DialContext:         namespace.Dialer(namespace.Path(l.state.Fabric), netDialer()),
+		DialContext:         nsnet.Dialer(namespace.Path(l.state.Fabric), netDialer()),
 		MaxIdleConnsPerHost: 64,
 		IdleConnTimeout:     30 * time.Second,
 	}}
@@ -159,7 +160,7 @@ func (m labMachines) StatusCheck(ctx context.Context, node string) error {
 	if err != nil {
 		return err
 	}
-	dial := namespace.Dialer(namespace.Path(l.state.Fabric), net.Dialer{})
+	dial := nsnet.Dialer(namespace.Path(l.state.Fabric), net.Dialer{})
 	hc := &http.Client{Transport: &http.Transport{DialContext: dial, DisableKeepAlives: true}}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+net.JoinHostPort(addr, strconv.Itoa(healthzPort))+"/healthz", nil)
 	if err != nil {

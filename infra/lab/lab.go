@@ -20,6 +20,7 @@ import (
 	"github.com/aftershock-sre/aftershock/infra"
 	"github.com/aftershock-sre/aftershock/infra/lab/agent"
 	"github.com/aftershock-sre/aftershock/infra/lab/internal/namespace"
+	"github.com/aftershock-sre/aftershock/infra/nsnet"
 	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
@@ -387,7 +388,7 @@ func (l *Lab) RESTConfig(cluster string) (*rest.Config, error) {
 			CertFile: files.AdminCert,
 			KeyFile:  files.AdminKey,
 		},
-		Dial:    namespace.Dialer(namespace.Path(l.state.Fabric), netDialer()),
+		Dial:    nsnet.Dialer(namespace.Path(l.state.Fabric), netDialer()),
 		Timeout: 5 * time.Second,
 		QPS:     100,
 		Burst:   200,

@@ -10,7 +10,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/aftershock-sre/aftershock/infra/lab/internal/namespace"
-	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
 // The lab's addressing: region i (1-based) gets 10.i.0.0/16, its bridge in the
@@ -44,21 +43,6 @@ const (
 	cniToPriority    = 20
 	cniFromPriority  = 111
 )
-
-// protocolNumber maps a topology rule protocol to its rtnetlink value.
-func protocolNumber(p topology.RuleProtocol) (uint8, error) {
-	switch p {
-	case topology.ProtoUnspec:
-		return unix.RTPROT_UNSPEC, nil
-	case topology.ProtoBoot:
-		return unix.RTPROT_BOOT, nil
-	case topology.ProtoStatic:
-		return unix.RTPROT_STATIC, nil
-	case topology.ProtoKernel:
-		return unix.RTPROT_KERNEL, nil
-	}
-	return 0, fmt.Errorf("unknown rule protocol %q", p)
-}
 
 // createFabric makes the per-run fabric namespace with one bridge per region.
 func createFabric(ctx context.Context, s *state) error {
@@ -243,7 +227,7 @@ func networkdUp(h *namespace.Handle, n *nodeState) error {
 // even its own address.
 func cniUp(h *namespace.Handle, s *state, n *nodeState) error {
 	cni := s.Topology.CNI
-	proto, err := protocolNumber(cni.RuleProtocol)
+	proto, err := cni.RuleProtocol.Number()
 	if err != nil {
 		return err
 	}

@@ -55,9 +55,9 @@ func (l *Lab) startProcess(ns, component string, argv []string) error {
 // spawner starts processes from one OS thread that lives as long as the lab.
 //
 // Pdeathsig fires when the *thread* that forked a child exits, not the
-// process. Go destroys threads whose goroutine exits while locked to them (as
-// namespace.Dialer's do), so a child forked from an arbitrary thread could be
-// killed at random. Forking from a dedicated, locked thread makes Pdeathsig
+// process. Go destroys threads whose goroutine exits while locked to them
+// (as nsnet does with a thread it cannot bring home), so a child forked from
+// an arbitrary thread could be killed at random. Forking from a dedicated, locked thread makes Pdeathsig
 // mean "when the lab's owner dies".
 type spawner struct {
 	requests chan spawnRequest

@@ -8,6 +8,7 @@ import (
 
 	"github.com/aftershock-sre/aftershock/infra"
 	"github.com/aftershock-sre/aftershock/infra/lab/internal/namespace"
+	"github.com/aftershock-sre/aftershock/infra/nsnet"
 	"github.com/aftershock-sre/aftershock/infra/service"
 )
 
@@ -136,5 +137,5 @@ func (l *Lab) restartServices(node string) error {
 // ProbeDialer dials from the fabric namespace: outside every region, as a
 // user of the service would.
 func (l *Lab) ProbeDialer() func(ctx context.Context, network, address string) (net.Conn, error) {
-	return namespace.Dialer(namespace.Path(l.state.Fabric), net.Dialer{Timeout: time.Second})
+	return nsnet.Dialer(namespace.Path(l.state.Fabric), net.Dialer{Timeout: time.Second})
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 
 	"github.com/aftershock-sre/aftershock/infra"
+	"github.com/aftershock-sre/aftershock/infra/nsnet"
 	"github.com/aftershock-sre/aftershock/infra/topology"
 )
 
@@ -133,7 +135,7 @@ func restConfig(c Cluster, baseDir string) (*rest.Config, error) {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
 	if c.APINetNS != "" {
-		rc.Dial = netnsDialer(c.APINetNS)
+		rc.Dial = nsnet.Dialer(c.APINetNS, net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second})
 	}
 	if rc.Timeout == 0 {
 		rc.Timeout = 5 * time.Second

@@ -3,6 +3,8 @@ package topology
 import (
 	"fmt"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Cloud is the cloud provider a region runs on. It decides how the region
@@ -47,6 +49,21 @@ const (
 	ProtoStatic RuleProtocol = "static"
 	ProtoKernel RuleProtocol = "kernel" // Cilium's fix: networkd leaves these alone
 )
+
+// Number is the protocol's rtnetlink value (RTPROT_*), as rules carry it.
+func (p RuleProtocol) Number() (uint8, error) {
+	switch p {
+	case ProtoUnspec:
+		return unix.RTPROT_UNSPEC, nil
+	case ProtoBoot:
+		return unix.RTPROT_BOOT, nil
+	case ProtoStatic:
+		return unix.RTPROT_STATIC, nil
+	case ProtoKernel:
+		return unix.RTPROT_KERNEL, nil
+	}
+	return 0, fmt.Errorf("unknown rule protocol %q", p)
+}
 
 // Topology is a whole fleet: every region, cluster and node, plus the timings
 // and network settings the lab runs it with.

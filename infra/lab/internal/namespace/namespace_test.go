@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
-	"runtime"
 	"slices"
 	"testing"
 	"time"
-
-	"github.com/vishvananda/netns"
 )
 
 func requireRoot(t *testing.T) {
@@ -47,76 +43,6 @@ func testNamespace(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return name
-}
-
-// listenIn opens a TCP listener inside the namespace, on a thread that is
-// thrown away afterwards.
-func listenIn(t *testing.T, name string) net.Listener {
-	t.Helper()
-	type result struct {
-		l   net.Listener
-		err error
-	}
-	done := make(chan result)
-	go func() {
-		runtime.LockOSThread()
-		ns, err := netns.GetFromPath(Path(name))
-		if err != nil {
-			done <- result{err: err}
-			return
-		}
-		defer ns.Close()
-		if err := netns.Set(ns); err != nil {
-			done <- result{err: err}
-			return
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		done <- result{l, err}
-	}()
-	r := <-done
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	t.Cleanup(func() { r.l.Close() })
-	go func() {
-		for {
-			c, err := r.l.Accept()
-			if err != nil {
-				return
-			}
-			_, _ = c.Write([]byte("inside"))
-			c.Close()
-		}
-	}()
-	return r.l
-}
-
-func TestDialerReachesOnlyInsideTheNamespace(t *testing.T) {
-	requireRoot(t)
-	name := testNamespace(t)
-	l := listenIn(t, name)
-	addr := l.Addr().String()
-
-	dial := Dialer(Path(name), net.Dialer{Timeout: time.Second})
-	conn, err := dial(context.Background(), "tcp", addr)
-	if err != nil {
-		t.Fatalf("dial %s inside %s: %v", addr, name, err)
-	}
-	buf := make([]byte, 6)
-	if _, err := conn.Read(buf); err != nil || string(buf) != "inside" {
-		t.Errorf("read %q, %v; want the namespace's listener", buf, err)
-	}
-	conn.Close()
-
-	// The same address from the host namespace is someone else's loopback.
-	if c, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
-		b := make([]byte, 6)
-		_, _ = c.Read(b)
-		c.Close()
-		if string(b) == "inside" {
-			t.Error("the host namespace reached the listener inside the test namespace")
-		}
-	}
 }
 
 func TestProcessesFindsWhatRunsInTheNamespace(t *testing.T) {
